@@ -1,0 +1,54 @@
+"""tsstore: Amazon Timestream's data model in a notebook, with no server and no bill.
+
+A store holds databases, a database holds tables, a table holds time series. Recent points live
+in RAM (the memory tier, xarray); history lives as Blosc-compressed Zarr v3 committed through
+icechunk (the magnetic tier), on local disk or object storage.
+
+Examples
+--------
+>>> import tsstore
+>>> store = tsstore.connect("/tmp/doctest-quickstart", lifecycle_interval=None)
+>>> db = store.create_database("iot", exist_ok=True)
+>>> table = db.create_table("metrics", memory_retention="12h", exist_ok=True)
+>>> store.close()
+"""
+
+from __future__ import annotations
+
+from tsstore.errors import (
+    AlreadyExistsError,
+    ConcurrencyError,
+    CorruptDataError,
+    FormatVersionError,
+    NotEmptyError,
+    NotFoundError,
+    QueryError,
+    RejectedRecordsError,
+    StorageError,
+    TsstoreError,
+    ValidationError,
+)
+from tsstore.storage.store import Database, Store, connect
+from tsstore.storage.table import Table, WriteResult
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AlreadyExistsError",
+    "ConcurrencyError",
+    "CorruptDataError",
+    "Database",
+    "FormatVersionError",
+    "NotEmptyError",
+    "NotFoundError",
+    "QueryError",
+    "RejectedRecordsError",
+    "StorageError",
+    "Store",
+    "Table",
+    "TsstoreError",
+    "ValidationError",
+    "WriteResult",
+    "__version__",
+    "connect",
+]

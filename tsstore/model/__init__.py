@@ -1,0 +1,1 @@
+"""Pure data: names, durations, schema, normalised points and the upsert rules. No I/O."""

@@ -1,0 +1,229 @@
+"""Points: the normalised, columnar form every tier reads and writes.
+
+A :class:`Points` holds rows of one table: a series id per row (an index into ``keys``, one row
+per series with its dimension values and ``measure_name``), the time as int64 nanoseconds since
+the epoch (UTC), one storage array per measure (see :mod:`tsstore.model.schema` for the
+representation of each type), and optionally a version per row. A point's identity is
+``(series, time)``: the series folds in the dimension values and the measure name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tsstore.model.schema import INT64_NULL, MeasureType, empty_column, null_mask
+
+__all__ = ["DEFAULT_VERSION", "MEASURE_NAME", "Points", "keys_frame", "map_keys"]
+
+#: Key column that holds a point's measure name.
+MEASURE_NAME = "measure_name"
+#: Version of a record written without one (Timestream's default).
+DEFAULT_VERSION = 1
+
+
+def keys_frame(columns: dict[str, Sequence[object] | np.ndarray]) -> pd.DataFrame:
+    """A series key table: object columns (dimension names + ``measure_name``), None = absent."""
+    return pd.DataFrame({k: np.asarray(v, dtype=object) for k, v in columns.items()})
+
+
+def map_keys(src: pd.DataFrame, dst: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Map the series of ``src`` to ids in ``dst``, appending the series ``dst`` lacks.
+
+    Returns
+    -------
+    mapping : ndarray of int32
+        ``mapping[i]`` is the id in the returned table of ``src`` series ``i``.
+    dst : DataFrame
+        ``dst`` extended (columns and rows) to hold every series of ``src``.
+    """
+    cols = list(dst.columns) + [c for c in src.columns if c not in dst.columns]
+    dst = dst.reindex(columns=cols)
+    src = src.reindex(columns=cols)
+    if len(dst) == 0:
+        return np.arange(len(src), dtype=np.int32), src.reset_index(drop=True).astype(object)
+    index = pd.MultiIndex.from_frame(dst.astype(object).fillna("\x00<null>"))
+    probe = pd.MultiIndex.from_frame(src.astype(object).fillna("\x00<null>"))
+    found = index.get_indexer(probe)
+    missing = np.flatnonzero(found < 0)
+    if len(missing):
+        found[missing] = np.arange(len(dst), len(dst) + len(missing))
+        dst = pd.concat([dst, src.iloc[missing]], ignore_index=True)
+    return found.astype(np.int32), dst.astype(object).where(dst.notna(), None)
+
+
+@dataclass(slots=True)
+class Points:
+    """Columnar rows of one table. See the module docstring for the layout.
+
+    Attributes
+    ----------
+    keys : DataFrame
+        One row per series id; object columns of dimension values and ``measure_name``.
+    series : ndarray of int32
+    time : ndarray of int64
+        Nanoseconds since 1970-01-01 UTC.
+    columns : dict of str to ndarray
+        Measure storage arrays, one per measure, all of length ``len(self)``.
+    types : dict of str to MeasureType
+    version : ndarray of int64 or None
+        ``None`` means every row has :data:`DEFAULT_VERSION`.
+    row : ndarray of int64 or None
+        Position of each row in the write it came from (to report rejected records).
+    """
+
+    keys: pd.DataFrame
+    series: np.ndarray
+    time: np.ndarray
+    columns: dict[str, np.ndarray]
+    types: dict[str, MeasureType]
+    version: np.ndarray | None = None
+    row: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.time)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the row arrays (object columns count their pointers only)."""
+        n = self.series.nbytes + self.time.nbytes
+        n += sum(c.nbytes for c in self.columns.values())
+        if self.version is not None:
+            n += self.version.nbytes
+        return n
+
+    @classmethod
+    def empty(cls, keys: pd.DataFrame | None = None, types: dict[str, MeasureType] | None = None):
+        types = dict(types or {})
+        return cls(
+            keys=keys if keys is not None else pd.DataFrame(),
+            series=np.empty(0, np.int32),
+            time=np.empty(0, np.int64),
+            columns={k: empty_column(t, 0) for k, t in types.items()},
+            types=types,
+        )
+
+    def versions(self) -> np.ndarray:
+        """The version of every row (materialising the default)."""
+        if self.version is None:
+            return np.full(len(self), DEFAULT_VERSION, dtype=np.int64)
+        return self.version
+
+    def take(self, idx: np.ndarray) -> Points:
+        """Rows at positions (or a boolean mask) ``idx``; keys are shared, not copied."""
+        return Points(
+            keys=self.keys,
+            series=self.series[idx],
+            time=self.time[idx],
+            columns={k: v[idx] for k, v in self.columns.items()},
+            types=self.types,
+            version=None if self.version is None else self.version[idx],
+            row=None if self.row is None else self.row[idx],
+        )
+
+    def sort_order(self) -> np.ndarray:
+        """Stable permutation ordering rows by (series, time)."""
+        if len(self) and np.all(self.time[1:] >= self.time[:-1]):
+            return np.argsort(self.series, kind="stable")
+        return np.lexsort((self.time, self.series))
+
+    def is_sorted(self) -> bool:
+        """Whether rows are ordered by (series, time)."""
+        s, t = self.series, self.time
+        if len(s) < 2:
+            return True
+        ds = np.diff(s)
+        return bool(np.all((ds > 0) | ((ds == 0) & (t[1:] >= t[:-1]))))
+
+    def sorted(self) -> Points:
+        """The rows ordered by (series, time); self when already so."""
+        return self if self.is_sorted() else self.take(self.sort_order())
+
+    def with_types(self, types: dict[str, MeasureType]) -> Points:
+        """The same rows with all-null columns added for measures in ``types`` it lacks."""
+        missing = {k: t for k, t in types.items() if k not in self.columns}
+        if not missing:
+            return self
+        cols = dict(self.columns)
+        for k, t in missing.items():
+            cols[k] = empty_column(t, len(self))
+        return Points(self.keys, self.series, self.time, cols, {**self.types, **missing},
+                      self.version, self.row)
+
+    def remap(self, keys: pd.DataFrame) -> Points:
+        """The same rows with series ids into ``keys`` (series not in it are appended there).
+
+        Returns the re-keyed points; their ``keys`` is the extended table.
+        """
+        mapping, new_keys = map_keys(self.keys, keys)
+        return Points(new_keys, mapping[self.series] if len(self) else self.series, self.time,
+                      self.columns, self.types, self.version, self.row)
+
+    @staticmethod
+    def concat(parts: Iterable[Points], keys: pd.DataFrame | None = None) -> Points:
+        """Concatenate points that share one key table (pass ``keys``, or they share ``keys``)."""
+        parts = [p for p in parts]
+        if not parts:
+            return Points.empty(keys)
+        keys = parts[0].keys if keys is None else keys
+        types: dict[str, MeasureType] = {}
+        for p in parts:
+            types.update(p.types)
+        parts = [p.with_types(types) for p in parts]
+        version = None
+        if any(p.version is not None for p in parts):
+            version = np.concatenate([p.versions() for p in parts])
+        row = None
+        if all(p.row is not None for p in parts):
+            row = np.concatenate([p.row for p in parts])  # type: ignore[misc]
+        return Points(
+            keys=keys,
+            series=np.concatenate([p.series for p in parts]).astype(np.int32, copy=False),
+            time=np.concatenate([p.time for p in parts]),
+            columns={k: np.concatenate([p.columns[k] for p in parts]) for k in types},
+            types=types,
+            version=version,
+            row=row,
+        )
+
+    def to_pandas(self, *, dimensions: Sequence[str] | None = None) -> pd.DataFrame:
+        """A long DataFrame: dimensions, ``measure_name``, ``time`` (tz-aware UTC), measures.
+
+        Measures come back with pandas' nullable dtypes (``Float64``, ``Int64``, ``boolean``,
+        ``string``) so that absent values are ``<NA>``; timestamps as ``datetime64[ns, UTC]``.
+        """
+        dims = list(dimensions) if dimensions is not None else [
+            c for c in self.keys.columns if c != MEASURE_NAME
+        ]
+        out: dict[str, object] = {}
+        codes = self.series
+        for d in dims:
+            if d in self.keys.columns:
+                vals = self.keys[d].to_numpy(dtype=object)
+                out[d] = vals[codes] if len(codes) else np.empty(0, dtype=object)
+            else:
+                out[d] = np.full(len(self), None, dtype=object)
+        if MEASURE_NAME in self.keys.columns:
+            out[MEASURE_NAME] = self.keys[MEASURE_NAME].to_numpy(dtype=object)[codes]
+        else:
+            out[MEASURE_NAME] = np.full(len(self), None, dtype=object)
+        out["time"] = pd.to_datetime(self.time, unit="ns", utc=True)
+        for name, mtype in self.types.items():
+            out[name] = _to_pandas_column(self.columns[name], mtype)
+        return pd.DataFrame(out)
+
+
+def _to_pandas_column(values: np.ndarray, mtype: MeasureType) -> pd.api.extensions.ExtensionArray:
+    mask = null_mask(values, mtype)
+    if mtype is MeasureType.DOUBLE:
+        return pd.arrays.FloatingArray(np.where(mask, 0.0, values), mask)
+    if mtype is MeasureType.BIGINT:
+        return pd.arrays.IntegerArray(np.where(mask, 0, values), mask)
+    if mtype is MeasureType.BOOLEAN:
+        return pd.arrays.BooleanArray(values == 1, mask)
+    if mtype is MeasureType.TIMESTAMP:
+        return pd.array(pd.to_datetime(np.where(mask, INT64_NULL, values), unit="ns", utc=True))
+    return pd.array(values, dtype="string")

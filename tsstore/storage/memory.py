@@ -1,0 +1,399 @@
+"""The memory tier: recent points of one table in RAM, as xarray Datasets.
+
+Layout
+------
+Points live in *runs*: immutable :class:`xarray.Dataset` objects on one ``point`` dimension,
+sorted by (series, time), holding ``series`` (int32 id into the tier's series registry), ``time``
+(datetime64[ns], UTC), one variable per measure and, only when some version is not 1,
+``version``. This is the contiguous ragged layout of the CF conventions (a series is a contiguous
+slice of ``point``), so irregular, unaligned and late timestamps cost nothing extra: there is no
+padding and no union-of-timestamps grid. :meth:`MemoryTier.to_xarray` hands the whole tier to
+the user as one such Dataset with the dimension values as ``series`` coordinates and the CF
+``row_size`` count variable.
+
+A write appends one run (after sorting the batch); runs are merged size-tiered, like a binary
+counter, so a point is rewritten O(log n) times in all and never once per write. Rows replaced by
+a higher version are masked out of their run (``alive``) until the next merge drops them.
+See ``docs/architecture.md`` for the measurements behind this choice.
+
+Thread safety: mutations run under the owning table's lock; readers take :meth:`view`, a
+consistent list of immutable runs, and never block writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from tsstore.model.points import MEASURE_NAME, Points
+from tsstore.model.schema import MeasureType
+
+__all__ = ["MemoryTier", "MemoryView", "SeriesRegistry"]
+
+
+class SeriesRegistry:
+    """Stable integer ids for series keys (dimension values + measure name) of one table."""
+
+    def __init__(self) -> None:
+        self.columns: list[str] = [MEASURE_NAME]
+        self._index: dict[tuple, int] = {}
+        self._rows: list[tuple] = []
+        self._frame: pd.DataFrame | None = None
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def ids_for(self, keys: pd.DataFrame) -> np.ndarray:
+        """Ids (int32) of each row of a key table, registering the new series."""
+        new_cols = [c for c in keys.columns if c not in self.columns]
+        if new_cols:
+            self.columns = [c for c in self.columns if c != MEASURE_NAME] + new_cols
+            self.columns.append(MEASURE_NAME)
+            self._rows = [self._widen(r, new_cols) for r in self._rows]
+            self._index = {r: i for i, r in enumerate(self._rows)}
+            self._frame = None
+        aligned = keys.reindex(columns=self.columns)
+        out = np.empty(len(keys), dtype=np.int32)
+        cols = [aligned[c].to_numpy(dtype=object) for c in self.columns]
+        for i, row in enumerate(zip(*cols, strict=True)):
+            key = tuple(None if (v is None or v != v) else v for v in row)
+            sid = self._index.get(key)
+            if sid is None:
+                sid = len(self._rows)
+                self._index[key] = sid
+                self._rows.append(key)
+                self._frame = None
+            out[i] = sid
+        return out
+
+    def _widen(self, row: tuple, new_cols: list[str]) -> tuple:
+        # old layout: [...dims, measure_name]; new: [...dims, *new_cols, measure_name]
+        return (*row[:-1], *([None] * len(new_cols)), row[-1])
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The key table: one row per series id."""
+        if self._frame is None or len(self._frame) != len(self._rows):
+            data = list(zip(*self._rows, strict=True)) if self._rows else [[]] * len(self.columns)
+            self._frame = pd.DataFrame(
+                {c: np.array(v, dtype=object) for c, v in zip(self.columns, data, strict=True)}
+            )
+        return self._frame
+
+    def select(self, where: dict[str, Sequence[str]] | None) -> np.ndarray | None:
+        """Ids of the series matching ``where`` ({column: allowed values}); None = all."""
+        if not where:
+            return None
+        frame = self.frame
+        mask = np.ones(len(frame), dtype=bool)
+        for col, allowed in where.items():
+            if col not in frame.columns:
+                return np.empty(0, dtype=np.int32)
+            mask &= frame[col].isin(list(allowed)).to_numpy()
+        return np.flatnonzero(mask).astype(np.int32)
+
+
+def _run_dataset(p: Points, alive: np.ndarray | None = None) -> xr.Dataset:
+    data = {
+        "series": ("point", p.series),
+        "time": ("point", p.time.view("datetime64[ns]")),
+    }
+    for k, v in p.columns.items():
+        data[k] = ("point", v)
+    if p.version is not None:
+        data["version"] = ("point", p.version)
+    ds = xr.Dataset(data)
+    ds.attrs["measure_types"] = {k: t.value for k, t in p.types.items()}
+    if alive is not None:
+        ds["alive"] = ("point", alive)
+    return ds
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One sorted run: its Dataset plus raw handles for the hot paths."""
+
+    ds: xr.Dataset
+    points: Points  # numpy views of ds (keys unset)
+    alive: np.ndarray | None
+    tmin: int
+    tmax: int
+
+    @classmethod
+    def build(cls, p: Points, alive: np.ndarray | None = None) -> _Run:
+        if alive is not None and alive.all():
+            alive = None
+        tmin = int(p.time.min()) if len(p) else 0
+        tmax = int(p.time.max()) if len(p) else 0
+        return cls(_run_dataset(p, alive), p, alive, tmin, tmax)
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def live(self) -> Points:
+        return self.points if self.alive is None else self.points.take(self.alive)
+
+    @property
+    def live_rows(self) -> int:
+        return len(self.points) if self.alive is None else int(self.alive.sum())
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryView:
+    """A consistent, immutable view of the memory tier (for readers)."""
+
+    runs: tuple[_Run, ...]
+    keys: pd.DataFrame
+    types: dict[str, MeasureType]
+
+    def read(
+        self,
+        *,
+        time_range: tuple[int | None, int | None] = (None, None),
+        series: np.ndarray | None = None,
+        measures: Sequence[str] | None = None,
+    ) -> Points:
+        """Points with ``start <= time < end`` of the given series ids, projected to measures."""
+        start, end = time_range
+        parts = []
+        types = (
+            self.types
+            if measures is None
+            else {m: t for m, t in self.types.items() if m in measures}
+        )
+        for run in self.runs:
+            if (start is not None and run.tmax < start) or (end is not None and run.tmin >= end):
+                continue
+            p = run.points
+            mask = np.ones(len(p), dtype=bool) if run.alive is None else run.alive.copy()
+            if start is not None and run.tmin < start:
+                mask &= p.time >= start
+            if end is not None and run.tmax >= end:
+                mask &= p.time < end
+            if series is not None:
+                lo = np.searchsorted(p.series, series, side="left")
+                hi = np.searchsorted(p.series, series, side="right")
+                sel = np.zeros(len(p), dtype=bool)
+                for a, b in zip(lo, hi, strict=True):
+                    sel[a:b] = True
+                mask &= sel
+            if not mask.any():
+                continue
+            q = Points(
+                self.keys,
+                p.series,
+                p.time,
+                {m: p.columns[m] for m in types if m in p.columns},
+                types,
+                p.version,
+            )
+            parts.append(q.take(mask).with_types(types))
+        if not parts:
+            return Points.empty(self.keys, types)
+        out = Points.concat(parts, keys=self.keys)
+        return out if len(parts) == 1 else out.sorted()
+
+    @property
+    def rows(self) -> int:
+        return sum(r.live_rows for r in self.runs)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(r.points.nbytes + (0 if r.alive is None else r.alive.nbytes) for r in self.runs)
+
+
+class MemoryTier:
+    """Recent points of one table (see the module docstring)."""
+
+    #: A run is merged into its predecessor while the predecessor is at most this many times
+    #: bigger, keeping O(log n) runs.
+    MERGE_RATIO = 2
+
+    def __init__(self) -> None:
+        self.registry = SeriesRegistry()
+        self.types: dict[str, MeasureType] = {}
+        self._runs: tuple[_Run, ...] = ()
+        self._series_tmax = np.empty(0, dtype=np.int64)
+
+    # -- reading -------------------------------------------------------------------------
+    def view(self) -> MemoryView:
+        return MemoryView(self._runs, self.registry.frame, dict(self.types))
+
+    @property
+    def rows(self) -> int:
+        return sum(r.live_rows for r in self._runs)
+
+    @property
+    def nbytes(self) -> int:
+        return self.view().nbytes
+
+    def to_xarray(self) -> xr.Dataset:
+        """The whole tier as one contiguous ragged Dataset (CF conventions, section 9.3.3).
+
+        ``series`` coordinates carry the dimension values and ``measure_name``; ``row_size``
+        counts each series' points; ``time`` and the measures run along ``point``.
+        """
+        view = self.view()
+        pts = view.read()
+        keys = view.keys
+        counts = np.bincount(pts.series, minlength=len(keys)) if len(keys) else np.zeros(0, int)
+        ds = xr.Dataset(
+            {
+                "row_size": ("series", counts.astype(np.int64), {"sample_dimension": "point"}),
+                "series_index": ("point", pts.series),
+                **{
+                    k: ("point", _to_xarray_values(v, pts.types[k])) for k, v in pts.columns.items()
+                },
+            },
+            coords={
+                "series": np.arange(len(keys)),
+                "time": ("point", pts.time.view("datetime64[ns]")),
+                **{c: ("series", keys[c].to_numpy(dtype=object)) for c in keys.columns},
+            },
+        )
+        ds.attrs["featureType"] = "timeSeries"
+        ds.attrs["layout"] = "contiguous ragged array (CF 9.3.3), sorted by series then time"
+        return ds
+
+    # -- writing -------------------------------------------------------------------------
+    def register(self, points: Points) -> Points:
+        """The points re-keyed to this tier's registry ids (registering new series)."""
+        ids = self.registry.ids_for(points.keys)
+        series = ids[points.series] if len(points) else points.series.astype(np.int32)
+        if len(self.registry) > len(self._series_tmax):
+            grow = np.full(len(self.registry) - len(self._series_tmax), np.iinfo(np.int64).min)
+            self._series_tmax = np.concatenate([self._series_tmax, grow])
+        return Points(
+            self.registry.frame,
+            series,
+            points.time,
+            points.columns,
+            points.types,
+            points.version,
+            points.row,
+        )
+
+    def is_append_only(self, points: Points) -> bool:
+        """True when every point is newer than its series' newest stored point (no collisions)."""
+        if not len(points):
+            return True
+        first = np.full(len(self._series_tmax), np.iinfo(np.int64).max)
+        np.minimum.at(first, points.series, points.time)
+        return bool(np.all(first > self._series_tmax))
+
+    def candidates(self, points: Points) -> tuple[Points, list[tuple[int, np.ndarray]]]:
+        """Stored live points that may share an identity with ``points``.
+
+        Returns the candidates and their locations, ``[(run index, row positions)]`` in order,
+        for :meth:`apply` to delete replaced rows.
+        """
+        if self.is_append_only(points):
+            return Points.empty(self.registry.frame, self.types), []
+        sids = np.unique(points.series)
+        tmin, tmax = int(points.time.min()), int(points.time.max())
+        parts, locs = [], []
+        for i, run in enumerate(self._runs):
+            if run.tmax < tmin or run.tmin > tmax:
+                continue
+            p = run.points
+            mask = np.isin(p.series, sids) & (p.time >= tmin) & (p.time <= tmax)
+            if run.alive is not None:
+                mask &= run.alive
+            pos = np.flatnonzero(mask)
+            if len(pos):
+                parts.append(
+                    Points(
+                        self.registry.frame, p.series, p.time, p.columns, p.types, p.version
+                    ).take(pos)
+                )
+                locs.append((i, pos))
+        return Points.concat(parts, keys=self.registry.frame), locs
+
+    def apply(
+        self,
+        points: Points,
+        replaced: np.ndarray | None = None,
+        locs: list[tuple[int, np.ndarray]] | None = None,
+    ) -> None:
+        """Insert registered, identity-unique points; delete the replaced candidate rows.
+
+        ``replaced`` indexes the candidates returned by :meth:`candidates` (with ``locs``).
+        """
+        runs = list(self._runs)
+        if replaced is not None and len(replaced) and locs:
+            offsets = np.cumsum([0] + [len(p) for _, p in locs])
+            for k, (ri, pos) in enumerate(locs):
+                hit = replaced[(replaced >= offsets[k]) & (replaced < offsets[k + 1])]
+                if len(hit):
+                    run = runs[ri]
+                    alive = np.ones(len(run), bool) if run.alive is None else run.alive.copy()
+                    alive[pos[hit - offsets[k]]] = False
+                    runs[ri] = _Run.build(run.points, alive)
+        if len(points):
+            for k, t in points.types.items():
+                self.types.setdefault(k, t)
+            p = points.sorted()
+            p = Points(pd.DataFrame(), p.series, p.time, p.columns, p.types, p.version)
+            runs.append(_Run.build(p))
+            np.maximum.at(self._series_tmax, p.series, p.time)
+            runs = self._merge_tail(runs)
+        self._runs = tuple(runs)
+
+    def upsert(self, points: Points) -> None:
+        """Insert registered points, replacing stored rows with the same identity (replay path)."""
+        cands, locs = self.candidates(points)
+        if len(cands):
+            left = pd.DataFrame({"s": cands.series, "t": cands.time, "i": np.arange(len(cands))})
+            right = pd.DataFrame({"s": points.series, "t": points.time})
+            hit = left.merge(right, on=["s", "t"])["i"].to_numpy()
+            self.apply(points, hit, locs)
+        else:
+            self.apply(points)
+
+    def _merge_tail(self, runs: list[_Run]) -> list[_Run]:
+        while len(runs) >= 2 and len(runs[-2]) <= self.MERGE_RATIO * len(runs[-1]):
+            b, a = runs.pop(), runs.pop()
+            runs.append(_Run.build(_merge(a, b)))
+        return runs
+
+    def compact(self) -> None:
+        """Merge every run into one (drops masked rows)."""
+        if len(self._runs) > 1 or (self._runs and self._runs[0].alive is not None):
+            merged = Points.concat([r.live() for r in self._runs], keys=pd.DataFrame()).sorted()
+            self._runs = (_Run.build(merged),)
+
+    def select_before(self, watermark: int) -> Points:
+        """Live points with ``time < watermark`` (to migrate), sorted by (series, time)."""
+        return self.view().read(time_range=(None, watermark))
+
+    def drop_before(self, watermark: int) -> int:
+        """Delete points with ``time < watermark``; returns how many were dropped."""
+        runs, dropped = [], 0
+        for run in self._runs:
+            if run.tmin >= watermark:
+                runs.append(run)
+                continue
+            keep = run.points.time >= watermark
+            if run.alive is not None:
+                dropped += int((run.alive & ~keep).sum())
+                keep &= run.alive
+            else:
+                dropped += int((~keep).sum())
+            if keep.any():
+                runs.append(_Run.build(run.points.take(keep)))
+        self._runs = tuple(runs)
+        # series_tmax stays an upper bound: append-only detection remains safe.
+        return dropped
+
+
+def _merge(a: _Run, b: _Run) -> Points:
+    return Points.concat([a.live(), b.live()], keys=pd.DataFrame()).sorted()
+
+
+def _to_xarray_values(values: np.ndarray, mtype: MeasureType) -> np.ndarray:
+    # BIGINT and BOOLEAN keep their null sentinels (see tsstore.model.schema).
+    return values.view("datetime64[ns]") if mtype is MeasureType.TIMESTAMP else values

@@ -1,0 +1,644 @@
+"""A table: its memory tier, write-ahead log and magnetic tier, and the paths between them.
+
+Invariant
+---------
+The magnetic tier's latest snapshot carries a *watermark* ``W``. Every acknowledged point with
+``time < W`` is in that snapshot; the memory tier holds exactly the acknowledged points with
+``time >= W``. A migration moves the memory points older than the new watermark into the
+magnetic tier in one commit that also records the new watermark, and only then drops them from
+memory and from the write-ahead log. A reader combines one magnetic snapshot with the memory
+points at or above *its* watermark, so it sees every point exactly once, whenever it reads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from tsstore.errors import RejectedRecordsError, ValidationError
+from tsstore.model.durations import parse_duration, to_utc_timestamp
+from tsstore.model.frames import points_from_frame
+from tsstore.model.points import MEASURE_NAME, Points
+from tsstore.model.records import Rejection, parse_records
+from tsstore.model.schema import TableSchema, null_mask
+from tsstore.model.upsert import plan_upsert, resolve_duplicates
+from tsstore.storage.codec import compact_keys, points_from_arrow, points_to_arrow
+from tsstore.storage.magnetic import MagneticTier
+from tsstore.storage.memory import MemoryTier
+from tsstore.storage.wal import WriteAheadLog
+
+if TYPE_CHECKING:
+    from tsstore.storage.catalog import TableEntry
+
+__all__ = ["FUTURE_WINDOW", "Table", "WriteResult"]
+
+#: Records newer than now + this are rejected (Timestream's rule).
+FUTURE_WINDOW = pd.Timedelta(minutes=15)
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write stored, shaped like the response of Timestream's ``WriteRecords``.
+
+    Attributes
+    ----------
+    records_ingested : dict
+        ``{"Total", "MemoryStore", "MagneticStore"}`` counts of stored records.
+    rejected_records : list of dict
+        ``{"RecordIndex", "Reason", "ExistingVersion"?}`` per rejected record or row.
+    """
+
+    records_ingested: dict[str, int]
+    rejected_records: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing was rejected."""
+        return not self.rejected_records
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleResult:
+    """What one lifecycle pass did to a table."""
+
+    table: str
+    migrated: int
+    deleted_magnetic: int
+    watermark: pd.Timestamp | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "table": self.table,
+            "migrated": self.migrated,
+            "deleted": self.deleted_magnetic,
+            "watermark": self.watermark,
+        }
+
+
+def _ns(ts: pd.Timestamp) -> int:
+    return int(ts.value)
+
+
+class Table:
+    """A Timestream table: time series of points with dimensions and measures.
+
+    Obtain tables from a :class:`~tsstore.Database` (``db.create_table``, ``db.table``) or from
+    the store (``store.table("db.table")``). Writes are durable when they return; reads see every
+    acknowledged write across both tiers.
+
+    Concurrency: one writer process per store; within it, writes, reads and the lifecycle are
+    thread-safe. Readers in other processes (``connect(..., read_only=True)``) see every
+    acknowledged write.
+    """
+
+    def __init__(
+        self,
+        entry: TableEntry,
+        *,
+        magnetic: MagneticTier,
+        wal: WriteAheadLog,
+        clock: Callable[[], pd.Timestamp],
+        save_entry: Callable[[TableEntry], None] | None,
+        read_only: bool,
+    ) -> None:
+        self._entry = entry
+        self._magnetic = magnetic
+        self._wal = wal
+        self._clock = clock
+        self._save_entry = save_entry
+        self.read_only = read_only
+        self._lock = threading.RLock()
+        self._memory = MemoryTier()
+        self._snapshot = magnetic.snapshot()
+        self._watermark = self._snapshot.watermark
+        self._applied_lsn = _applied_lsn(magnetic)
+        self._replayed_lsn = 0
+        self._bytes_ingested = entry.bytes_ingested
+        self._replay()
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self._entry.name
+
+    @property
+    def database(self) -> str:
+        return self._entry.database
+
+    @property
+    def full_name(self) -> str:
+        return f"{self._entry.database}.{self._entry.name}"
+
+    @property
+    def schema(self) -> TableSchema:
+        return self._entry.schema
+
+    @property
+    def entry(self) -> TableEntry:
+        return self._entry
+
+    def __repr__(self) -> str:
+        return f"<tsstore.Table {self.full_name}>"
+
+    # -- write paths ----------------------------------------------------------------------
+    def write(
+        self,
+        df: pd.DataFrame,
+        *,
+        dimensions: Sequence[str],
+        time: str = "time",
+        measure_name: str | None = None,
+        measures: Sequence[str] | None = None,
+        version: str | int | None = None,
+    ) -> WriteResult:
+        """Write a DataFrame of multi-measure rows (the fast path).
+
+        Every column other than ``time``, the dimensions and the version is a measure. The frame
+        is validated whole first: any bad row raises and nothing is written.
+
+        Parameters
+        ----------
+        df : DataFrame
+        dimensions : sequence of str
+            Columns identifying a series (e.g. ``["device_id", "factory"]``).
+        time : str, default "time"
+            Time column; tz-naive times are UTC.
+        measure_name : str, optional
+            Timestream ``MeasureName`` of the rows.
+        measures : sequence of str, optional
+            Measure columns (default: all remaining columns).
+        version : str or int, optional
+            Version column, or one version for all rows (default 1). A row with the identity
+            (dimensions, measure name, time) of a stored point replaces it only with a higher
+            version; the same value is de-duplicated; else the row is rejected.
+
+        Returns
+        -------
+        WriteResult
+            Counts per tier, and rows rejected by the version rules (``RecordIndex`` is the
+            row position in ``df``).
+
+        Raises
+        ------
+        ValidationError
+            Bad rows (NaN/NaT time, missing dimensions, NaN/inf measures, mixed types, reserved
+            names), a time outside the ingestion window, or a measure type conflict.
+
+        Examples
+        --------
+        >>> table.write(df, dimensions=["device_id", "factory"])  # doctest: +SKIP
+        """
+        self._check_writable()
+        points = points_from_frame(
+            df, dimensions=dimensions, time=time, measure_name=measure_name,
+            measures=measures, version=version,
+        )
+        return self._ingest(points, [], strict=True, dimensions=list(dimensions))
+
+    def write_records(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        common_attributes: Mapping[str, Any] | None = None,
+        *,
+        errors: str = "return",
+    ) -> WriteResult:
+        """Write Timestream ``WriteRecords`` records (boto3's record dicts, as they are).
+
+        Valid records are stored; invalid ones come back in ``rejected_records`` with
+        Timestream's reasons (or raise :class:`~tsstore.errors.RejectedRecordsError` with
+        ``errors="raise"``, after the valid ones are stored, as Timestream does).
+        """
+        self._check_writable()
+        parsed = parse_records(records, common_attributes)
+        dims = [c for c in parsed.points.keys.columns if c != MEASURE_NAME]
+        result = self._ingest(parsed.points, list(parsed.rejected), strict=False, dimensions=dims)
+        if errors == "raise" and result.rejected_records:
+            raise RejectedRecordsError(
+                f"{len(result.rejected_records)} of {len(records)} records were rejected; "
+                f"first: {result.rejected_records[0]['Reason']}",
+                result.rejected_records,
+            )
+        return result
+
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ValidationError(
+                f"table {self.full_name} is open read-only; connect without read_only=True "
+                "(in the one process that writes) to write"
+            )
+
+    def _window(self, points: Points, now: pd.Timestamp) -> tuple[np.ndarray, list[str]]:
+        """Mask of rows inside the ingestion window, and a reason per kind of violation."""
+        ret = self._entry.retention
+        future = points.time > _ns(now + FUTURE_WINDOW)
+        memory_floor = _ns(now - ret.memory)
+        magnetic_floor = _ns(now - ret.memory - ret.magnetic)
+        if self._entry.magnetic_store_writes:
+            old = points.time < magnetic_floor
+            low = magnetic_floor
+        else:
+            old = points.time < memory_floor
+            low = memory_floor
+        lo = pd.Timestamp(low, tz="UTC").isoformat()
+        hi = (now + FUTURE_WINDOW).isoformat()
+        reason = f"The record timestamp is outside the time range [{lo}, {hi}) of the data " \
+                 "ingestion window."
+        if not self._entry.magnetic_store_writes:
+            reason += " Enable magnetic_store_writes on the table to write older data."
+        return ~(future | old), [reason]
+
+    def _check_types(self, points: Points) -> tuple[np.ndarray, list[str]]:
+        """Rows whose measure types conflict with the table's schema (records path)."""
+        bad = np.zeros(len(points), dtype=bool)
+        reasons = np.full(len(points), None, dtype=object)
+        for name, mtype in points.types.items():
+            have = self._entry.schema.measures.get(name)
+            if have is not None and have != mtype:
+                rows = ~null_mask(points.columns[name], mtype)
+                reasons[rows & ~bad] = (
+                    f"Measure '{name}' has type {mtype} but the table stores it as {have}."
+                )
+                bad |= rows
+        return bad, list(reasons)
+
+    def _ingest(
+        self, points: Points, rejected: list[Rejection], *, strict: bool, dimensions: list[str]
+    ) -> WriteResult:
+        with self._lock:
+            now = to_utc_timestamp(self._clock(), "clock()")
+            inside, (reason,) = self._window(points, now)
+            if not inside.all():
+                if strict:
+                    pos = int(np.argmin(inside))
+                    raise ValidationError(
+                        f"row {pos} has time "
+                        f"{pd.Timestamp(int(points.time[pos]), tz='UTC').isoformat()}: {reason} "
+                        f"({int((~inside).sum())} rows in all; nothing was written)"
+                    )
+                rows = points.row if points.row is not None else np.arange(len(points))
+                rejected += [Rejection(int(r), reason) for r in rows[~inside]]
+                points = points.take(inside)
+            if not strict:
+                bad, why = self._check_types(points)
+                if bad.any():
+                    rows = points.row if points.row is not None else np.arange(len(points))
+                    rejected += [Rejection(int(rows[i]), why[i]) for i in np.flatnonzero(bad)]
+                    points = points.take(~bad)
+            # Names of dimensions come from the write; empty columns are not added.
+            schema = self._entry.schema.extend(dimensions, dict(points.types))
+            points, dup_rejected = resolve_duplicates(points)
+            rejected += dup_rejected
+            points = self._memory.register(points)
+
+            late_mask = points.time < self._watermark
+            mem_pts = points.take(~late_mask) if late_mask.any() else points
+            cands, locs = self._memory.candidates(mem_pts)
+            plan = plan_upsert(cands, mem_pts)
+            rejected += plan.rejected
+            late_insert = None
+            if late_mask.any():
+                late_pts = points.take(late_mask)
+                existing = self._magnetic_candidates(late_pts)
+                late_plan = plan_upsert(existing, late_pts)
+                rejected += late_plan.rejected
+                late_insert = late_plan.insert
+
+            if schema is not self._entry.schema:
+                self._update_entry(schema=schema)
+            n_late = 0 if late_insert is None else len(late_insert)
+            accepted = plan.insert if late_insert is None else Points.concat(
+                [late_insert, plan.insert], keys=self._memory.registry.frame
+            )
+            if len(accepted):
+                table, meta = points_to_arrow(accepted)
+                meta["late"] = n_late
+                lsn = self._wal.append(
+                    table, meta, min_time=int(accepted.time.min()),
+                    max_time=int(accepted.time.max()),
+                )
+                self._replayed_lsn = lsn
+                if n_late:
+                    assert late_insert is not None
+                    self._write_magnetic(late_insert, kind="write", lsn=lsn)
+                self._memory.apply(plan.insert, plan.replaced, locs)
+                self._bytes_ingested += _billed_bytes(accepted)
+            return WriteResult(
+                records_ingested={
+                    "Total": len(accepted),
+                    "MemoryStore": len(plan.insert),
+                    "MagneticStore": n_late,
+                },
+                rejected_records=[r.to_dict() for r in sorted(rejected, key=lambda r: r.index)],
+            )
+
+    def _magnetic_candidates(self, late: Points) -> Points:
+        """Stored magnetic points that may share an identity with ``late`` (registry ids)."""
+        keys = compact_keys(late).keys
+        where = {c: sorted({v for v in keys[c] if v is not None}) for c in keys.columns}
+        where = {c: v for c, v in where.items() if v and c in keys.columns}
+        stored = self._magnetic.snapshot().read(
+            time_range=(int(late.time.min()), int(late.time.max()) + 1), where=where or None
+        )
+        return self._memory.register(stored)
+
+    def _write_magnetic(self, points: Points, *, kind: str, lsn: int | None = None,
+                        watermark: int | None = None) -> None:
+        batch = None if lsn is None else f"lsn:{lsn}"
+        self._magnetic.write(compact_keys(points), watermark=watermark, kind=kind, batch_id=batch)
+        if lsn is not None:
+            self._applied_lsn = max(self._applied_lsn, lsn)
+
+    def _update_entry(self, **changes: Any) -> None:
+        self._entry = self._entry.with_(**changes)
+        if self._save_entry is not None:
+            self._save_entry(self._entry)
+
+    # -- recovery and refresh ---------------------------------------------------------------
+    def _replay(self) -> None:
+        """Apply write-ahead log frames after the last one applied (on open, and for readers)."""
+        for entry in self._wal.replay(after_lsn=self._replayed_lsn):
+            pts = points_from_arrow(entry.table, entry.meta)
+            n_late = int(entry.meta.get("late", 0))
+            if n_late and entry.lsn > self._applied_lsn and not self.read_only:
+                # The process stopped between logging this write and committing its late rows:
+                # writes are serialised, so replaying them with replace semantics is exact.
+                late = self._memory.register(pts.take(np.arange(n_late)))
+                self._write_magnetic(late, kind="write", lsn=entry.lsn)
+            mem = pts.take(np.arange(n_late, len(pts))) if n_late else pts
+            mem = mem.take(mem.time >= self._watermark) if len(mem) else mem
+            if len(mem):
+                self._memory.upsert(self._memory.register(mem))
+            self._replayed_lsn = entry.lsn
+
+    def refresh(self) -> None:
+        """Catch up with the writer (readers in other processes; a no-op for the writer)."""
+        if not self.read_only:
+            return
+        with self._lock:
+            self._replay()
+            snap = self._magnetic.snapshot()
+            if snap.watermark > self._watermark:
+                self._watermark = snap.watermark
+                self._memory.drop_before(self._watermark)
+
+    # -- reading --------------------------------------------------------------------------
+    def _read_points(
+        self,
+        time_range: tuple[object, object] | None,
+        where: Mapping[str, Sequence[str] | str] | None,
+        measures: Sequence[str] | None,
+        as_of: object | None,
+    ) -> Points:
+        start, end = _parse_range(time_range)
+        where_l = {k: [v] if isinstance(v, str) else list(v) for k, v in (where or {}).items()}
+        if measures is not None:
+            unknown = [m for m in measures if m not in self._entry.schema.measures]
+            if unknown:
+                raise ValidationError(
+                    f"table {self.full_name} has no measures {unknown}; it has "
+                    f"{list(self._entry.schema.measures)}"
+                )
+        now = to_utc_timestamp(self._clock(), "clock()")
+        ret = self._entry.retention
+        floor = _ns(now - ret.memory - ret.magnetic)
+        start = floor if start is None else max(start, floor)
+        self.refresh()
+        with self._lock:
+            snap = self._magnetic.snapshot(as_of) if as_of is not None else (
+                self._magnetic.snapshot()
+            )
+            view = None if as_of is not None else self._memory.view()
+            series = self._memory.registry.select(where_l)
+        mag = snap.read(time_range=(start, end), where=where_l or None,
+                        measures=list(measures) if measures is not None else None)
+        parts = [mag]
+        if view is not None:
+            lo = snap.watermark if start is None else max(start, snap.watermark)
+            parts.append(view.read(time_range=(lo, end), series=series, measures=measures))
+        keys = view.keys if view is not None else mag.keys
+        merged = Points.concat([p.remap(keys) if p.keys is not keys else p for p in parts
+                                if len(p)], keys=None)
+        if not len(merged):
+            return Points.empty(keys, {m: t for m, t in self._entry.schema.measures.items()
+                                      if measures is None or m in measures})
+        return merged
+
+    def read(
+        self,
+        time_range: tuple[object, object] | None = None,
+        *,
+        where: Mapping[str, Sequence[str] | str] | None = None,
+        measures: Sequence[str] | None = None,
+        as_of: object | None = None,
+    ) -> pd.DataFrame:
+        """Points across both tiers as a long DataFrame, sorted by series then time.
+
+        Parameters
+        ----------
+        time_range : (start, end), optional
+            ``start <= time < end``; either may be None (open). Strings, datetimes and
+            Timestamps are accepted; tz-naive values are UTC.
+        where : dict, optional
+            Allowed values per dimension (or ``measure_name``): ``{"device_id": ["m-1", "m-2"]}``.
+        measures : list of str, optional
+            Measure columns to return (default all).
+        as_of : Timestamp or str, optional
+            Read the magnetic tier as it was at that time, or at that snapshot id (time travel).
+
+        Returns
+        -------
+        DataFrame
+            Columns: dimensions, ``measure_name`` (when any point has one), ``time``
+            (``datetime64[ns, UTC]``) and measures (pandas nullable dtypes).
+        """
+        pts = self._read_points(time_range, where, measures, as_of)
+        return _sorted_frame(pts, self._entry.schema, measures)
+
+    def to_xarray(
+        self,
+        time_range: tuple[object, object] | None = None,
+        *,
+        freq: str = "10s",
+        agg: str = "mean",
+        where: Mapping[str, Sequence[str] | str] | None = None,
+        measures: Sequence[str] | None = None,
+    ) -> xr.Dataset:
+        """The regular-grid cube ``(series, time)`` of the measures, aggregated per bin.
+
+        Bins are ``freq`` wide (aligned to the epoch); ``agg`` is any pandas groupby
+        aggregation (``"mean"``, ``"max"``, ``"last"`` ...). Empty bins are NaN.
+        """
+        step = parse_duration(freq, "freq")
+        df = self.read(time_range, where=where, measures=measures)
+        dims = [d for d in self._entry.schema.dimensions if d in df.columns]
+        keys = dims + ([MEASURE_NAME] if MEASURE_NAME in df.columns else [])
+        values = [c for c in df.columns if c not in (*keys, "time")]
+        numeric = [c for c in values if pd.api.types.is_numeric_dtype(df[c].dtype)
+                   and not pd.api.types.is_bool_dtype(df[c].dtype)]
+        df = df.assign(time=df["time"].dt.floor(step))
+        grid = df.groupby([*keys, "time"], sort=True, dropna=False)[numeric].agg(agg)
+        grid = grid.astype("float64")
+        series = grid.index.droplevel("time").unique()
+        times = pd.date_range(df["time"].min(), df["time"].max(), freq=step) if len(df) else []
+        full = pd.MultiIndex.from_product([range(len(series)), times], names=["series", "time"])
+        code = series.get_indexer(grid.index.droplevel("time"))
+        grid.index = pd.MultiIndex.from_arrays([code, grid.index.get_level_values("time")],
+                                               names=["series", "time"])
+        ds = grid.reindex(full).to_xarray()
+        for i, k in enumerate(keys):
+            ds = ds.assign_coords({k: ("series", series.get_level_values(i).to_numpy(object))})
+        ds.attrs.update(freq=str(freq), agg=agg, table=self.full_name)
+        return ds
+
+    @property
+    def memory(self) -> MemoryTier:
+        """The memory tier (``table.memory.to_xarray()`` is the in-RAM cube)."""
+        return self._memory
+
+    @property
+    def magnetic(self) -> MagneticTier:
+        return self._magnetic
+
+    def describe(self) -> dict[str, Any]:
+        """Rows and bytes per tier, series, time range, retention, schema and billed bytes."""
+        self.refresh()
+        with self._lock:
+            view = self._memory.view()
+            snap = self._magnetic.snapshot()
+        mem_rows = view.rows
+        mag_rows = snap.rows()
+        parts = snap.partitions()
+        tmins = [p.start for p in parts]
+        mem_min = min((r.tmin for r in view.runs), default=None)
+        mem_max = max((r.tmax for r in view.runs), default=None)
+        lo = min([t for t in [*tmins, mem_min] if t is not None], default=None)
+        hi_cands = [p.end for p in parts] + ([mem_max] if mem_max is not None else [])
+        mag_bytes = self._magnetic.size_bytes()
+        ret = self._entry.retention
+        return {
+            "database": self.database,
+            "table": self.name,
+            "memory_retention": ret.to_json()["memory"],
+            "magnetic_retention": ret.to_json()["magnetic"],
+            "magnetic_store_writes": self._entry.magnetic_store_writes,
+            "dimensions": list(self._entry.schema.dimensions),
+            "measures": {k: v.value for k, v in self._entry.schema.measures.items()},
+            "series": len(self._memory.registry),
+            "memory_rows": mem_rows,
+            "memory_bytes": view.nbytes,
+            "magnetic_rows": mag_rows,
+            "magnetic_bytes": mag_bytes,
+            "wal_bytes": self._wal.size_bytes,
+            "time_min": None if lo is None else pd.Timestamp(lo, tz="UTC"),
+            "time_max": None if not hi_cands else pd.Timestamp(max(hi_cands), tz="UTC"),
+            "watermark": pd.Timestamp(snap.watermark, tz="UTC") if snap.watermark else None,
+            "bytes_ingested": self._bytes_ingested,
+            "bytes_stored_memory": view.nbytes,
+            "bytes_stored_magnetic": mag_bytes,
+        }
+
+    def update(
+        self,
+        *,
+        memory_retention: object | None = None,
+        magnetic_retention: object | None = None,
+        magnetic_store_writes: bool | None = None,
+    ) -> Table:
+        """Change the retention or magnetic store writes; takes effect at the next write or
+        lifecycle pass."""
+        self._check_writable()
+        from tsstore.model.durations import Retention
+
+        ret = self._entry.retention
+        new = Retention.parse(
+            memory_retention if memory_retention is not None else ret.memory,
+            magnetic_retention if magnetic_retention is not None else ret.magnetic,
+        )
+        changes: dict[str, Any] = {"retention": new}
+        if magnetic_store_writes is not None:
+            changes["magnetic_store_writes"] = bool(magnetic_store_writes)
+        with self._lock:
+            self._update_entry(**changes)
+        return self
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def run_lifecycle(self, now: pd.Timestamp | None = None) -> LifecycleResult:
+        """Migrate points older than the memory retention; delete those past the magnetic one."""
+        self._check_writable()
+        with self._lock:
+            now = to_utc_timestamp(now if now is not None else self._clock(), "now")
+            ret = self._entry.retention
+            target = _ns(now - ret.memory)
+            moved = 0
+            if target > self._watermark:
+                pts = self._memory.select_before(target)
+                self._write_magnetic(pts, kind="migrate", watermark=target)
+                self._watermark = target
+                moved = self._memory.drop_before(target)
+                self._wal.truncate_before(target)
+            deleted = self._magnetic.delete_before(_ns(now - ret.memory - ret.magnetic))
+            if self._bytes_ingested != self._entry.bytes_ingested:
+                self._update_entry(bytes_ingested=self._bytes_ingested)
+            return LifecycleResult(self.full_name, moved, deleted,
+                                   pd.Timestamp(self._watermark, tz="UTC"))
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.read_only and self._bytes_ingested != self._entry.bytes_ingested:
+                self._update_entry(bytes_ingested=self._bytes_ingested)
+            self._wal.close()
+            self._magnetic.close()
+
+
+def _applied_lsn(magnetic: MagneticTier) -> int:
+    """The newest write-ahead log frame whose late rows the magnetic tier already holds."""
+    best = 0
+    for snap in magnetic.history():
+        batch = snap.get("batch_id") or ""
+        if isinstance(batch, str) and batch.startswith("lsn:"):
+            best = max(best, int(batch[4:]))
+    return best
+
+
+def _billed_bytes(p: Points) -> int:
+    """Bytes as Timestream bills ingestion: time, dimension values, measure names and values."""
+    key_bytes = p.keys.map(lambda v: 0 if v is None else len(str(v))).sum(axis=1).to_numpy()
+    per_row = key_bytes[p.series].sum() if len(p) else 0
+    return int(8 * len(p) + per_row + 8 * len(p) * len(p.columns))
+
+
+def _parse_range(time_range: tuple[object, object] | None) -> tuple[int | None, int | None]:
+    if time_range is None:
+        return None, None
+    if not isinstance(time_range, tuple | list) or len(time_range) != 2:
+        raise ValidationError(f"time_range must be (start, end), got {time_range!r}")
+    out = []
+    for what, v in zip(("start", "end"), time_range, strict=True):
+        out.append(None if v is None else _ns(to_utc_timestamp(v, f"time_range {what}")))
+    return out[0], out[1]
+
+
+def _sorted_frame(pts: Points, schema: TableSchema, measures: Sequence[str] | None) -> pd.DataFrame:
+    keys = pts.keys
+    dims = [d for d in schema.dimensions if d in keys.columns]
+    if len(pts):
+        order_keys = keys.reindex(columns=[*dims, MEASURE_NAME]).fillna("").astype(str)
+        rank = np.empty(len(keys), dtype=np.int64)
+        rank[np.lexsort([order_keys[c].to_numpy() for c in reversed(order_keys.columns)])] = (
+            np.arange(len(keys))
+        )
+        order = np.lexsort((pts.time, rank[pts.series]))
+        pts = pts.take(order)
+    wanted = list(measures) if measures is not None else list(schema.measures)
+    pts = pts.with_types({m: schema.measures[m] for m in wanted if m in schema.measures})
+    df = pts.to_pandas(dimensions=list(schema.dimensions))
+    cols = [*schema.dimensions, MEASURE_NAME, "time", *[m for m in wanted if m in pts.columns]]
+    df = df[cols]
+    if df[MEASURE_NAME].isna().all():
+        df = df.drop(columns=MEASURE_NAME)
+    return df.reset_index(drop=True)
