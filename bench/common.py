@@ -1,0 +1,323 @@
+"""Helpers shared by the benchmark scripts: timing, statistics, machine stamp, results, tables.
+
+Scripts in ``bench/`` run as ``python bench/<script>.py``, so this module is imported as
+``common`` (the script's folder is on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import gc
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "RESULTS_DIR",
+    "dir_bytes",
+    "machine_info",
+    "median",
+    "p95",
+    "percentile",
+    "print_table",
+    "run_interleaved",
+    "timeit",
+    "write_results",
+]
+
+#: Where ``write_results`` puts its JSON files.
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+#: Packages whose versions ``machine_info`` records (missing ones are recorded as None).
+VERSIONED_PACKAGES: tuple[str, ...] = (
+    "tsstore",
+    "numpy",
+    "pandas",
+    "pyarrow",
+    "xarray",
+    "zarr",
+    "numcodecs",
+    "icechunk",
+    "arcticdb",
+    "duckdb",
+)
+
+
+# ---------------------------------------------------------------------------------- timing
+
+
+def timeit(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> list[float]:
+    """Call ``fn`` ``warmup`` times untimed, then ``repeat`` times; return every timing (s).
+
+    Garbage collection runs before each timed call (not inside it), so a collection left over
+    from an earlier call is not charged to the next one.
+    """
+    if repeat < 1:
+        raise ValueError("repeat must be >= 1")
+    for _ in range(warmup):
+        fn()
+    out: list[float] = []
+    for _ in range(repeat):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def run_interleaved(
+    systems: Mapping[str, Callable[[], float]], rounds: int = 3, *, warmup: int = 0
+) -> dict[str, list[float]]:
+    """Measure several systems interleaved, A B A B ..., so drift hits all of them alike.
+
+    Each callable does its own untimed setup and returns the seconds of the part it measures
+    (e.g. a fresh store is created, then only the ingest is timed). ``warmup`` whole rounds run
+    first and are discarded.
+
+    Returns:
+        ``{name: [seconds of round 1, round 2, ...]}`` in the order of ``systems``.
+    """
+    if rounds < 1:
+        raise ValueError("rounds must be >= 1")
+    for _ in range(warmup):
+        for fn in systems.values():
+            fn()
+    out: dict[str, list[float]] = {name: [] for name in systems}
+    for _ in range(rounds):
+        for name, fn in systems.items():
+            gc.collect()
+            out[name].append(float(fn()))
+    return out
+
+
+# ------------------------------------------------------------------------------ statistics
+
+
+def median(xs: Sequence[float]) -> float:
+    """Median of ``xs`` (NaN when empty)."""
+    return statistics.median(xs) if len(xs) else math.nan
+
+
+def percentile(xs: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0..100) of ``xs``, linear interpolation (NaN when empty)."""
+    if not len(xs):
+        return math.nan
+    s = sorted(xs)
+    pos = (len(s) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+
+
+def p95(xs: Sequence[float]) -> float:
+    """95th percentile of ``xs`` (linear interpolation; the max for fewer than 20 samples)."""
+    return percentile(xs, 95.0)
+
+
+# ---------------------------------------------------------------------------------- disk
+
+
+def dir_bytes(path: str | os.PathLike[str], *, allocated: bool = False) -> int:
+    """Total size of every file under ``path`` (``os.walk``; links are not followed).
+
+    Args:
+        path: a folder (or a single file).
+        allocated: count allocated blocks (``st_blocks * 512``) instead of the apparent size;
+            differs for sparse files (e.g. LMDB's lock file) and for the file system's
+            rounding to whole blocks.
+    """
+    p = Path(path)
+
+    def size(st: os.stat_result) -> int:
+        return st.st_blocks * 512 if allocated else st.st_size
+
+    if p.is_file():
+        return size(p.stat())
+    total = 0
+    for root, _dirs, files in os.walk(p):
+        for f in files:
+            fp = os.path.join(root, f)
+            if not os.path.islink(fp):
+                total += size(os.stat(fp))
+    return total
+
+
+# --------------------------------------------------------------------------- machine stamp
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _ram_bytes() -> int | None:
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def machine_info() -> dict[str, Any]:
+    """A stamp of where and with what a benchmark ran.
+
+    CPU model, logical cores (and those this process may use), RAM, OS, Python, the versions of
+    the packages in ``VERSIONED_PACKAGES`` (read from installed metadata, nothing imported) and
+    the local date/time in ISO format.
+    """
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    ram = _ram_bytes()
+    return {
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "cores_usable": usable,
+        "ram_bytes": ram,
+        "ram_gib": round(ram / 2**30, 1) if ram else None,
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_impl": platform.python_implementation(),
+        "packages": {p: _version(p) for p in VERSIONED_PACKAGES},
+        "date": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    }
+
+
+# -------------------------------------------------------------------------------- results
+
+
+def _json_default(o: object) -> object:
+    """Serialise numpy scalars/arrays, paths, timestamps and sets."""
+    if hasattr(o, "item") and callable(o.item) and getattr(o, "ndim", 1) == 0:
+        return o.item()
+    if hasattr(o, "tolist") and callable(o.tolist):
+        return o.tolist()
+    if isinstance(o, os.PathLike):
+        return os.fspath(o)
+    if isinstance(o, set | frozenset):
+        return sorted(o)
+    if hasattr(o, "isoformat") and callable(o.isoformat):
+        return o.isoformat()
+    return str(o)
+
+
+def write_results(
+    name: str, payload: Mapping[str, Any], *, results_dir: str | os.PathLike[str] | None = None
+) -> Path:
+    """Write ``payload`` as JSON to ``<results>/<name>-<YYYYmmdd-HHMMSS>.json`` and
+    ``<results>/<name>-latest.json``; return the timestamped path.
+
+    A ``machine`` entry (``machine_info()``) is added unless the payload has one, and
+    ``benchmark`` is set to ``name``.
+    """
+    out_dir = Path(results_dir) if results_dir is not None else RESULTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
+    doc: dict[str, Any] = {"benchmark": name, **payload}
+    doc.setdefault("machine", machine_info())
+    text = json.dumps(doc, indent=2, default=_json_default, allow_nan=True) + "\n"
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = out_dir / f"{name}-{stamp}.json"
+    path.write_text(text, encoding="utf-8")
+    (out_dir / f"{name}-latest.json").write_text(text, encoding="utf-8")
+    return path
+
+
+# --------------------------------------------------------------------------------- tables
+
+
+Column = str | tuple[str, str] | tuple[str, str, str]
+
+
+def _fmt(v: object, spec: str | None) -> str:
+    if v is None:
+        return "-"
+    if spec is not None:
+        try:
+            return format(v, spec)
+        except (TypeError, ValueError):
+            return str(v)
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        a = abs(v)
+        if a != 0 and (a >= 1e7 or a < 1e-3):
+            return f"{v:.3g}"
+        if a >= 100:
+            return f"{v:,.0f}"
+        return f"{v:.3g}" if a < 1 else f"{v:.2f}"
+    return str(v)
+
+
+def print_table(
+    rows: Sequence[Mapping[str, Any]], columns: Sequence[Column] | None = None, *, file: Any = None
+) -> str:
+    """Print ``rows`` as an aligned plain-text table and return the text.
+
+    Args:
+        rows: one mapping per row.
+        columns: the columns, in order; each either a key, ``(key, header)`` or
+            ``(key, header, format_spec)``. Defaults to the keys of the first row. Text columns
+            are left-aligned, numbers right-aligned; missing values print as ``-``.
+        file: where to print (default ``sys.stdout``).
+    """
+    if columns is None:
+        columns = list(rows[0]) if rows else []
+    cols: list[tuple[str, str, str | None]] = []
+    for c in columns:
+        if isinstance(c, str):
+            cols.append((c, c, None))
+        elif len(c) == 2:
+            cols.append((c[0], c[1], None))
+        else:
+            cols.append((c[0], c[1], c[2]))  # type: ignore[misc]
+    cells = [[_fmt(r.get(k), spec) for k, _, spec in cols] for r in rows]
+    numeric = [
+        all(isinstance(r.get(k), int | float) or r.get(k) is None for r in rows) and bool(rows)
+        for k, _, _ in cols
+    ]
+    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, (_, h, _) in enumerate(cols)]
+
+    def line(vals: Sequence[str]) -> str:
+        parts = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(vals, widths, numeric, strict=True)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line([h for _, h, _ in cols]), "  ".join("-" * w for w in widths)]
+    out += [line(row) for row in cells]
+    text = "\n".join(out)
+    print(text, file=file if file is not None else sys.stdout)
+    return text

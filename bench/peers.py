@@ -1,0 +1,330 @@
+"""Peers for side-by-side benchmarks: what a tsstore user would pick instead.
+
+Every peer has the same small interface (``Peer``): ``setup(workdir)`` creates an empty store in
+a folder of its own under ``workdir``; ``ingest(df)`` writes a whole TSBS-shaped DataFrame
+(``time`` + tag columns + field columns) durably, the peer's documented best practice;
+``bytes_on_disk()`` counts every file the peer wrote (``os.walk`` of its folder, apparent
+sizes); ``close()`` releases it. Time only ``ingest``; the rest is untimed set-up and
+accounting.
+
+Peers whose package cannot be imported are reported with the reason by ``missing_peers()``;
+``available_peers()`` lists the rest. Nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import pandas as pd
+
+__all__ = [
+    "PEERS",
+    "ArcticDBPeer",
+    "DuckDBPeer",
+    "Peer",
+    "available_peers",
+    "make_peer",
+    "missing_peers",
+    "peer_dir_bytes",
+]
+
+#: Tag columns of TSBS ``cpu-only`` (kept here so this module does not need ``tsbs``).
+DEFAULT_TAGS: tuple[str, ...] = (
+    "hostname",
+    "region",
+    "datacenter",
+    "rack",
+    "os",
+    "arch",
+    "team",
+    "service",
+    "service_version",
+    "service_environment",
+)
+
+
+@runtime_checkable
+class Peer(Protocol):
+    """The interface every peer implements."""
+
+    name: str
+    version: str
+
+    def setup(self, workdir: Path) -> None:
+        """Create an empty store in a folder of its own under ``workdir``."""
+        ...
+
+    def ingest(self, df: pd.DataFrame) -> None:
+        """Write the whole frame durably (data are safe on disk when this returns)."""
+        ...
+
+    def bytes_on_disk(self) -> int:
+        """Bytes of every file the peer wrote, after flushing what it must."""
+        ...
+
+    def close(self) -> None:
+        """Release files and handles; the folder stays for inspection."""
+        ...
+
+
+def peer_dir_bytes(path: str | os.PathLike[str]) -> int:
+    """Apparent size of every regular file under ``path`` (``os.walk``, links not followed)."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            fp = os.path.join(root, f)
+            if not os.path.islink(fp):
+                total += os.stat(fp).st_size
+    return total
+
+
+def _tag_columns(df: pd.DataFrame, tags: Sequence[str]) -> list[str]:
+    """The tag columns of ``df``: the given names that are present, else string-like columns."""
+    present = [t for t in tags if t in df.columns]
+    if present:
+        return present
+    return [
+        c
+        for c in df.columns
+        if c != "time"
+        and (
+            df[c].dtype == object
+            or isinstance(df[c].dtype, pd.CategoricalDtype)
+            or pd.api.types.is_string_dtype(df[c].dtype)
+        )
+    ]
+
+
+# -------------------------------------------------------------------------------- ArcticDB
+
+
+class ArcticDBPeer:
+    """ArcticDB on its LMDB backend (``lmdb://<dir>?map_size=16GB``).
+
+    Modes:
+
+    * default (``per_host=False``): the whole frame as ONE symbol indexed by time
+      (``df.set_index("time")``), tags kept as columns. ArcticDB's documented way to store a
+      DataFrame, and the one measured by default.
+    * ``per_host=True``: one symbol per host (``write_batch``), the fields indexed by time, the
+      host's constant tags in the symbol's metadata instead of repeated columns.
+
+    Durability: every ArcticDB write is an LMDB transaction committed (and synced: ArcticDB
+    opens the environment without ``MDB_NOSYNC``) before ``write`` returns.
+    Category tag columns are written as plain strings (ArcticDB has no dictionary type).
+    """
+
+    def __init__(
+        self,
+        *,
+        per_host: bool = False,
+        map_size: str = "16GB",
+        library: str = "tsbs",
+        symbol: str = "cpu",
+        tags: Sequence[str] = DEFAULT_TAGS,
+        host_column: str = "hostname",
+    ) -> None:
+        import arcticdb
+
+        self.per_host = per_host
+        self.mode = "per-host" if per_host else "one-symbol"
+        self.name = "arcticdb-per-host" if per_host else "arcticdb"
+        self.version = str(arcticdb.__version__)
+        self.map_size = map_size
+        self.library = library
+        self.symbol = symbol
+        self.tags = tuple(tags)
+        self.host_column = host_column
+        self.path: Path | None = None
+        self._ac: Any = None
+        self._lib: Any = None
+
+    @property
+    def uri(self) -> str:
+        """The LMDB connection string."""
+        if self.path is None:
+            raise RuntimeError("setup() first")
+        return f"lmdb://{self.path}?map_size={self.map_size}"
+
+    def setup(self, workdir: Path) -> None:
+        """Create ``<workdir>/arcticdb`` and an empty library with default options."""
+        import arcticdb
+
+        self.path = Path(workdir) / "arcticdb"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._ac = arcticdb.Arctic(self.uri)
+        self._lib = self._ac.get_library(self.library, create_if_missing=True)
+
+    def _plain(self, df: pd.DataFrame) -> pd.DataFrame:
+        cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+        if not cats:
+            return df
+        return df.assign(**{c: df[c].astype(object) for c in cats})
+
+    def ingest(self, df: pd.DataFrame) -> None:
+        """Write ``df`` (must have a ``time`` column, sorted by time) durably."""
+        if self._lib is None:
+            raise RuntimeError("setup() first")
+        df = self._plain(df)
+        if not self.per_host:
+            self._lib.write(self.symbol, df.set_index("time"))
+            return
+        from arcticdb.version_store.library import WritePayload
+
+        tags = _tag_columns(df, self.tags)
+        payloads = []
+        for host, g in df.groupby(self.host_column, sort=False, observed=True):
+            meta = {t: g[t].iat[0] for t in tags}
+            frame = g.drop(columns=tags).set_index("time")
+            payloads.append(WritePayload(str(host), frame, metadata=meta))
+        results = self._lib.write_batch(payloads)
+        errors = [r for r in results if not hasattr(r, "version")]
+        if errors:
+            raise RuntimeError(
+                f"ArcticDB write_batch failed for {len(errors)} symbols: {errors[0]}"
+            )
+
+    def bytes_on_disk(self) -> int:
+        """All files under ``<workdir>/arcticdb`` (the LMDB data and lock files)."""
+        if self.path is None:
+            return 0
+        return peer_dir_bytes(self.path)
+
+    def close(self) -> None:
+        """Drop the library and Arctic handles (ArcticDB has no explicit close)."""
+        self._lib = None
+        self._ac = None
+        gc.collect()
+
+
+# ---------------------------------------------------------------------------------- DuckDB
+
+
+class DuckDBPeer:
+    """DuckDB, one database file, table ``cpu`` created from the DataFrame.
+
+    Best practice for compression: tags as ``VARCHAR`` (dictionary/FSST-compressed by DuckDB),
+    rows sorted ``ORDER BY hostname, time`` so each row group holds long runs of one host, then
+    ``CHECKPOINT`` so everything is in the database file (not only the WAL). The ``time`` column
+    keeps the frame's type (``TIMESTAMP WITH TIME ZONE`` for tz-aware UTC times).
+
+    Durability: the ``CREATE TABLE AS`` commits, and ``CHECKPOINT`` writes and syncs the
+    database file before ``ingest`` returns.
+    """
+
+    def __init__(
+        self,
+        *,
+        order_by: Sequence[str] | None = ("hostname", "time"),
+        threads: int | None = None,
+        table: str = "cpu",
+        tags: Sequence[str] = DEFAULT_TAGS,
+    ) -> None:
+        import duckdb
+
+        self.name = "duckdb" if order_by else "duckdb-unsorted"
+        self.version = str(duckdb.__version__)
+        self.order_by = tuple(order_by) if order_by else ()
+        self.mode = "sorted " + ",".join(self.order_by) if self.order_by else "insertion order"
+        self.threads = threads
+        self.table = table
+        self.tags = tuple(tags)
+        self.path: Path | None = None
+        self.file: Path | None = None
+        self._con: Any = None
+
+    def setup(self, workdir: Path) -> None:
+        """Create ``<workdir>/duckdb/tsbs.duckdb`` and connect."""
+        import duckdb
+
+        self.path = Path(workdir) / "duckdb"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.file = self.path / "tsbs.duckdb"
+        config = {"threads": self.threads} if self.threads else {}
+        self._con = duckdb.connect(str(self.file), config=config)
+
+    def ingest(self, df: pd.DataFrame) -> None:
+        """``CREATE TABLE cpu AS SELECT ... FROM df ORDER BY hostname, time``; ``CHECKPOINT``."""
+        if self._con is None:
+            raise RuntimeError("setup() first")
+        tags = set(_tag_columns(df, self.tags))
+        cols = []
+        for c in df.columns:
+            q = '"' + str(c).replace('"', '""') + '"'
+            cols.append(f"CAST({q} AS VARCHAR) AS {q}" if c in tags else q)
+        sql = f'CREATE TABLE "{self.table}" AS SELECT {", ".join(cols)} FROM _tsbs_ingest'
+        if self.order_by:
+            sql += " ORDER BY " + ", ".join(f'"{c}"' for c in self.order_by)
+        self._con.register("_tsbs_ingest", df)
+        try:
+            self._con.execute(sql)
+        finally:
+            self._con.unregister("_tsbs_ingest")
+        self._con.execute("CHECKPOINT")
+
+    def bytes_on_disk(self) -> int:
+        """The database file plus its ``.wal`` if any (everything under ``<workdir>/duckdb``)."""
+        if self.path is None:
+            return 0
+        return peer_dir_bytes(self.path)
+
+    def close(self) -> None:
+        """Close the connection (a clean close also checkpoints)."""
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+# ------------------------------------------------------------------------------ registry
+
+#: name -> (module that must import, factory).
+PEERS: dict[str, tuple[str, Callable[[], Peer]]] = {
+    "arcticdb": ("arcticdb", ArcticDBPeer),
+    "arcticdb-per-host": ("arcticdb", lambda: ArcticDBPeer(per_host=True)),
+    "duckdb": ("duckdb", DuckDBPeer),
+    "duckdb-unsorted": ("duckdb", lambda: DuckDBPeer(order_by=None)),
+}
+
+
+def _import_error(module: str) -> str | None:
+    try:
+        importlib.import_module(module)
+    except Exception as e:  # any import failure is a reason to report
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def missing_peers(names: Sequence[str] | None = None) -> dict[str, str]:
+    """``{peer name: reason}`` for every requested peer that cannot run here."""
+    out: dict[str, str] = {}
+    for n in names if names is not None else PEERS:
+        if n not in PEERS:
+            out[n] = f"unknown peer (known: {', '.join(PEERS)})"
+            continue
+        reason = _import_error(PEERS[n][0])
+        if reason is not None:
+            out[n] = reason
+    return out
+
+
+def available_peers(names: Sequence[str] | None = None) -> dict[str, Callable[[], Peer]]:
+    """``{peer name: factory}`` for every requested peer whose package imports.
+
+    Callers should also print ``missing_peers(names)`` so a missing peer is never silent.
+    """
+    requested = list(names) if names is not None else list(PEERS)
+    missing = missing_peers(requested)
+    return {n: PEERS[n][1] for n in requested if n not in missing}
+
+
+def make_peer(name: str) -> Peer:
+    """Construct the peer called ``name``; raises ``RuntimeError`` with the reason if missing."""
+    reason = missing_peers([name]).get(name)
+    if reason is not None:
+        raise RuntimeError(f"peer {name!r} is not available: {reason}")
+    return PEERS[name][1]()
