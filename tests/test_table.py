@@ -251,13 +251,13 @@ def test_lifecycle_moves_points_exactly_once(table, clock):
 
 def test_reopen_replays_the_write_ahead_log(tmp_path, clock):
     s = tsstore.connect(tmp_path, clock=clock, lifecycle_interval=None)
-    t = s.create_database("iot").create_table("m")
+    t = s.create_database("iot").create_table("met")
     df = fleet()
     t.write(df.iloc[: len(df) // 2], dimensions=["device_id", "factory"])
     t.write(df.iloc[len(df) // 2 :], dimensions=["device_id", "factory"])
     s.close()
     with tsstore.connect(tmp_path, clock=clock, lifecycle_interval=None) as s2:
-        t2 = s2.table("iot.m")
+        t2 = s2.table("iot.met")
         assert t2.describe()["memory_rows"] == len(df)
         assert as_set(t2.read()) == as_set(df)
 

@@ -204,8 +204,7 @@ class Store:
             self._table_url(entry), storage_options=self.storage_options, create=create
         )
         wal_dir = self._wal_root / entry.id
-        wal = WriteAheadLog(wal_dir, readonly=self.read_only) if not self.read_only or \
-            wal_dir.exists() else WriteAheadLog(_empty_dir(), readonly=True)
+        wal = WriteAheadLog(wal_dir, readonly=self.read_only)
         return Table(
             entry, magnetic=magnetic, wal=wal, clock=self.clock,
             save_entry=None if self.read_only else self._save_entry, read_only=self.read_only,
@@ -398,12 +397,6 @@ class Store:
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
         return f"<tsstore.Store {self.url} ({mode}), databases={self.list_databases()}>"
-
-
-def _empty_dir() -> Path:
-    import tempfile
-
-    return Path(tempfile.mkdtemp(prefix="tsstore-nowal-"))
 
 
 def connect(
