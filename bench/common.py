@@ -24,11 +24,17 @@ __all__ = [
     "RESULTS_DIR",
     "dir_bytes",
     "machine_info",
+    "malloc_trim",
     "median",
     "p95",
+    "peak_rss_bytes",
     "percentile",
     "print_table",
+    "reset_rss_high_water",
+    "rss_bytes",
+    "rss_high_water",
     "run_interleaved",
+    "spread",
     "timeit",
     "write_results",
 ]
@@ -120,6 +126,87 @@ def percentile(xs: Sequence[float], q: float) -> float:
 def p95(xs: Sequence[float]) -> float:
     """95th percentile of ``xs`` (linear interpolation; the max for fewer than 20 samples)."""
     return percentile(xs, 95.0)
+
+
+def spread(xs: Sequence[float]) -> float:
+    """Relative spread ``(max - min) / median`` of ``xs`` (0 for one sample, NaN when empty)."""
+    if not len(xs):
+        return math.nan
+    m = statistics.median(xs)
+    return (max(xs) - min(xs)) / m if m else math.nan
+
+
+# ---------------------------------------------------------------------------------- memory
+
+
+def rss_bytes() -> int:
+    """Resident set size of this process now, from ``/proc/self/statm`` (Linux; else -1).
+
+    ``statm``'s second field is resident pages; multiplied by the page size.
+    """
+    try:
+        with open("/proc/self/statm", encoding="ascii") as fh:
+            resident_pages = int(fh.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident set size of this process so far (``getrusage(RUSAGE_SELF).ru_maxrss``).
+
+    Linux reports kibibytes, macOS bytes; the result is bytes either way (-1 if unavailable).
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return -1
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def rss_high_water() -> int:
+    """Peak resident set size since start or the last :func:`reset_rss_high_water` (bytes).
+
+    Reads ``VmHWM`` from ``/proc/self/status`` (Linux); falls back to :func:`peak_rss_bytes`.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return peak_rss_bytes()
+
+
+def reset_rss_high_water() -> bool:
+    """Reset the peak RSS that :func:`rss_high_water` reads to the current RSS.
+
+    Writes ``5`` to ``/proc/self/clear_refs`` (Linux >= 4.0); False where that is not possible.
+    ``getrusage``'s ``ru_maxrss`` is not reset by this.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def malloc_trim() -> bool:
+    """Ask glibc to return freed heap memory to the OS (``malloc_trim(0)``); False if absent.
+
+    Call it (after ``gc.collect()``) before reading :func:`rss_bytes` so that memory already
+    freed but kept by the allocator is not counted as held.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    return bool(libc.malloc_trim(0))
 
 
 # ---------------------------------------------------------------------------------- disk
