@@ -1,0 +1,698 @@
+"""Segments of the magnetic tier: their arrays, the column codecs, and reading and writing one.
+
+A segment is a Zarr group of points sorted by ``(series, time)`` in a contiguous ragged layout:
+``keys/<column>`` (one string per series), ``series_offsets`` (k + 1), ``series_tmin``,
+``series_tmax``, ``time``, ``measures/<measure>``, ``dicts/<measure>`` (VARCHAR dictionaries)
+and, when some version is not 1, ``version``. Node names are column names percent-encoded by
+:func:`node_name`; the group attributes map the real names to them.
+
+Every per-point array of a segment is chunked by a fixed number of points and compressed with
+Blosc zstd. The encoding of a measure column is chosen per segment from its values and recorded
+in the array's attributes (``logical_type``, ``encoding`` and its parameters), so that a reader
+needs nothing else to decode it. See ``docs/format-magnetic.md`` for the format and for the
+measurements behind the choices.
+
+========= ============ ======================================================================
+type      encoding     stored as
+========= ============ ======================================================================
+DOUBLE    ``decimal``  values that are exactly ``q / 10**scale`` for one ``scale`` (0..12) and
+                       integers ``|q| < 2**53``: ``q`` narrowed, Delta, bitshuffle; null =
+                       the narrowed dtype's minimum
+DOUBLE    ``float``    float64, NaN = null; shuffle, bitshuffle or none, whichever compresses
+                       the first chunk best
+BIGINT    ``int``      narrowed to the smallest signed dtype holding min..max with its minimum
+                       free for null; Delta, bitshuffle
+BOOLEAN   ``bool``     int8 (1, 0, -1 = null); bitshuffle
+TIMESTAMP ``timestamp`` int64 ns, Delta, bitshuffle; null = -2**63
+VARCHAR   ``dict``     int32 codes (-1 = null), bitshuffle, into a sorted variable-length
+                       UTF-8 dictionary array
+========= ============ ======================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import numcodecs
+import numpy as np
+import pandas as pd
+import zarr
+import zarr.api.asynchronous as zasync
+from zarr.codecs import BloscCodec
+from zarr.codecs.numcodecs import Delta
+from zarr.core.array import AsyncArray
+from zarr.core.sync import sync as _zarr_sync
+from zarr.storage import StorePath
+
+from tsstore.errors import CorruptDataError
+from tsstore.model.points import DEFAULT_VERSION, Points
+from tsstore.model.schema import INT64_NULL, MeasureType
+
+_CODEC_NOTICE = "Numcodecs codecs are not in the Zarr version 3"
+
+
+def quiet_codec_notice() -> None:
+    """Hide Zarr's notice, given each time a Delta codec is built (also when an array is
+    opened), that numcodecs' codecs are outside the Zarr v3 core specification: the format
+    documents its use of Delta. A targeted filter (``warnings.catch_warnings`` is not
+    thread-safe); idempotent, so the tier re-installs it on open where a test runner has
+    reset the filters."""
+    warnings.filterwarnings("ignore", message=_CODEC_NOTICE)
+
+
+quiet_codec_notice()
+
+__all__ = [
+    "DEFAULT_CHUNK_POINTS",
+    "FLOAT_CLEVEL",
+    "INT_CLEVEL",
+    "SEGMENT_FORMAT",
+    "ArraySpec",
+    "SegmentIndex",
+    "decode_measure",
+    "decode_strings",
+    "encode_int64",
+    "encode_measure",
+    "encode_strings",
+    "load_index",
+    "node_name",
+    "quiet_codec_notice",
+    "ranges",
+    "read_segment",
+    "run",
+    "segment_specs",
+    "write_segment",
+]
+
+#: Points per chunk of every per-point array (measured: see docs/format-magnetic.md).
+DEFAULT_CHUNK_POINTS = 1 << 19
+#: Blosc zstd level of integer-like arrays (Delta + bitshuffle).
+INT_CLEVEL = 1
+#: Blosc zstd level of float64 arrays.
+FLOAT_CLEVEL = 3
+#: Largest number of decimal digits tried by the ``decimal`` encoding of DOUBLE.
+MAX_DECIMALS = 12
+_SAMPLE = 4096
+_F53 = float(2**53)
+_SHUFFLES = ("noshuffle", "shuffle", "bitshuffle")
+_NUMCODECS_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def node_name(name: str) -> str:
+    """A Zarr node name for a column name: percent-encoded, never ``.``, ``..`` or ``__*``."""
+    out = quote(name, safe="")
+    if out.startswith("__") or set(out) == {"."}:
+        out = f"%{ord(out[0]):02X}{out[1:]}"
+    return out
+
+
+def blosc(shuffle: str, clevel: int) -> BloscCodec:
+    """Blosc zstd at ``clevel`` with ``shuffle`` (``noshuffle``, ``shuffle``, ``bitshuffle``)."""
+    return BloscCodec(cname="zstd", clevel=clevel, shuffle=shuffle)
+
+
+def delta(dtype: np.dtype) -> Any:
+    """numcodecs' Delta filter for ``dtype`` (differences wrap around, so narrowing is exact)."""
+    return Delta(dtype=np.dtype(dtype).str)
+
+
+@dataclass(frozen=True, slots=True)
+class ArraySpec:
+    """One array to create in a segment group.
+
+    Attributes
+    ----------
+    path : str
+        Relative to the segment group.
+    data : ndarray
+        The stored values (already narrowed, dictionary-coded, ...).
+    chunks : int
+    filters, compressors : tuple
+        Zarr v3 codecs.
+    fill_value : object
+        The stored value of a missing chunk (the null sentinel where there is one).
+    attrs : dict
+    """
+
+    path: str
+    data: np.ndarray
+    chunks: int
+    filters: tuple[Any, ...] = ()
+    compressors: tuple[Any, ...] = ()
+    fill_value: Any = 0
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def _chunk(n: int, chunk_points: int) -> int:
+    return max(1, min(n, chunk_points))
+
+
+def narrow_int_dtype(lo: int, hi: int) -> np.dtype:
+    """Smallest signed dtype holding ``lo..hi`` with its minimum left free for null."""
+    for dt in (np.int8, np.int16, np.int32):
+        info = np.iinfo(dt)
+        if lo > info.min and hi <= info.max:
+            return np.dtype(dt)
+    return np.dtype(np.int64)
+
+
+def _narrowed(q: np.ndarray, nulls: np.ndarray) -> tuple[np.ndarray, int]:
+    """``q`` (int64) narrowed, with ``nulls`` set to the narrowed dtype's minimum."""
+    valid = q[~nulls]
+    lo, hi = (int(valid.min()), int(valid.max())) if len(valid) else (0, 0)
+    dt = narrow_int_dtype(lo, hi)
+    null = int(np.iinfo(dt).min)
+    out = q.astype(dt)
+    out[nulls] = null
+    return out, null
+
+
+def encode_int64(
+    path: str,
+    values: np.ndarray,
+    chunk_points: int,
+    *,
+    fill_value: int = 0,
+    attrs: dict[str, Any] | None = None,
+) -> ArraySpec:
+    """An int64 array with Delta + bitshuffle (time, offsets, per-series bounds, version)."""
+    values = np.ascontiguousarray(values, dtype=np.int64)
+    return ArraySpec(
+        path,
+        values,
+        _chunk(len(values), chunk_points),
+        (delta(values.dtype),),
+        (blosc("bitshuffle", INT_CLEVEL),),
+        fill_value,
+        dict(attrs or {}),
+    )
+
+
+def encode_strings(
+    path: str, valid_path: str, values: np.ndarray, chunk_points: int, attrs: dict[str, Any]
+) -> list[ArraySpec]:
+    """A variable-length UTF-8 array; absent values (None) are stored as ``""`` and, only when
+    there are some, flagged ``False`` in a bool array at ``valid_path``."""
+    values = np.asarray(values, dtype=object)
+    nulls = np.equal(values, None)
+    stored = np.where(nulls, "", values).astype(object)
+    chunks = _chunk(len(values), chunk_points)
+    specs = [ArraySpec(path, stored, chunks, (), (), "", {**attrs, "has_nulls": bool(nulls.any())})]
+    if nulls.any():
+        specs.append(
+            ArraySpec(valid_path, ~nulls, chunks, (), (blosc("bitshuffle", INT_CLEVEL),), True, {})
+        )
+    return specs
+
+
+def decode_strings(values: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    """The object array of :func:`encode_strings`' values (None where not valid)."""
+    out = np.asarray(values).astype(object)
+    if valid is not None:
+        out[~np.asarray(valid, dtype=bool)] = None
+    return out
+
+
+def _decimal(values: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """``(scale, q)`` with ``q / 10**scale == values`` bit for bit, or None."""
+    if len(values) == 0:
+        return 0, np.zeros(0, np.int64)
+    if not np.isfinite(values).all() or ((values == 0) & np.signbit(values)).any():
+        return None
+    amax = float(np.abs(values).max())
+    step = max(1, len(values) // _SAMPLE)
+    sample = values[::step]
+    for scale in range(MAX_DECIMALS + 1):
+        s = 10.0**scale
+        if amax * s >= _F53:
+            return None
+        if not np.array_equal(np.round(sample * s) / s, sample):
+            continue
+        q = np.round(values * s)
+        if np.array_equal(q / s, values):
+            return scale, q.astype(np.int64)
+    return None
+
+
+def _best_float_shuffle(values: np.ndarray, chunk_points: int) -> str:
+    sample = np.ascontiguousarray(values[:chunk_points])
+    sizes = {
+        sh: len(numcodecs.Blosc("zstd", FLOAT_CLEVEL, _NUMCODECS_SHUFFLE[sh]).encode(sample))
+        for sh in _SHUFFLES
+    }
+    return min(_SHUFFLES, key=lambda sh: (sizes[sh], sh != "shuffle"))
+
+
+def encode_measure(
+    name: str, node: str, values: np.ndarray, mtype: MeasureType, chunk_points: int
+) -> list[ArraySpec]:
+    """The arrays storing measure ``name`` (storage representation ``values``) in a segment.
+
+    The codes go to ``measures/<node>``; a VARCHAR dictionary to ``dicts/<node>``.
+    """
+    path = f"measures/{node}"
+    n = len(values)
+    chunks = _chunk(n, chunk_points)
+    attrs: dict[str, Any] = {"name": name, "logical_type": mtype.value}
+    bits = (blosc("bitshuffle", INT_CLEVEL),)
+    if mtype is MeasureType.DOUBLE:
+        values = np.asarray(values, dtype=np.float64)
+        nulls = np.isnan(values)
+        dec = _decimal(values[~nulls])
+        if dec is not None:
+            scale, q_valid = dec
+            q = np.zeros(n, np.int64)
+            q[~nulls] = q_valid
+            stored, null = _narrowed(q, nulls)
+            attrs.update(encoding="decimal", scale=scale, null=null)
+            return [ArraySpec(path, stored, chunks, (delta(stored.dtype),), bits, null, attrs)]
+        shuffle = _best_float_shuffle(values, chunk_points)
+        attrs.update(encoding="float", shuffle=shuffle)
+        return [
+            ArraySpec(
+                path,
+                np.ascontiguousarray(values),
+                chunks,
+                (),
+                (blosc(shuffle, FLOAT_CLEVEL),),
+                float("nan"),
+                attrs,
+            )
+        ]
+    if mtype is MeasureType.BIGINT:
+        values = np.asarray(values, dtype=np.int64)
+        stored, null = _narrowed(values, values == INT64_NULL)
+        attrs.update(encoding="int", null=null)
+        return [ArraySpec(path, stored, chunks, (delta(stored.dtype),), bits, null, attrs)]
+    if mtype is MeasureType.BOOLEAN:
+        attrs.update(encoding="bool", null=-1)
+        return [ArraySpec(path, np.asarray(values, dtype=np.int8), chunks, (), bits, -1, attrs)]
+    if mtype is MeasureType.TIMESTAMP:
+        attrs.update(encoding="timestamp", null=int(INT64_NULL))
+        spec = encode_int64(path, values, chunk_points, fill_value=int(INT64_NULL), attrs=attrs)
+        return [spec]
+    if mtype is MeasureType.VARCHAR:
+        codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
+        dictionary = np.asarray(uniques, dtype=object)
+        dict_path = f"dicts/{node}"
+        attrs.update(encoding="dict", null=-1, dictionary=dict_path)
+        return [
+            ArraySpec(path, codes.astype(np.int32), chunks, (), bits, -1, attrs),
+            ArraySpec(
+                dict_path,
+                dictionary,
+                _chunk(len(dictionary), chunk_points),
+                (),
+                (),
+                "",
+                {"name": name},
+            ),
+        ]
+    raise CorruptDataError(f"measure {name!r} has unknown type {mtype!r}")
+
+
+def decode_measure(
+    raw: np.ndarray, attrs: dict[str, Any], dictionary: np.ndarray | None = None
+) -> np.ndarray:
+    """The storage representation (see :mod:`tsstore.model.schema`) of stored values ``raw``.
+
+    Raises
+    ------
+    CorruptDataError
+        An encoding this version does not know.
+    """
+    enc = attrs.get("encoding")
+    if enc == "float":
+        return np.asarray(raw, dtype=np.float64)
+    if enc == "decimal":
+        out = raw.astype(np.float64) / 10.0 ** int(attrs["scale"])
+        out[raw == attrs["null"]] = np.nan
+        return out
+    if enc == "int":
+        out = raw.astype(np.int64)
+        out[raw == attrs["null"]] = INT64_NULL
+        return out
+    if enc == "bool":
+        return raw.astype(np.int8, copy=False)
+    if enc == "timestamp":
+        return raw.astype(np.int64, copy=False)
+    if enc == "dict":
+        if dictionary is None:
+            raise CorruptDataError(f"measure {attrs.get('name')!r} lacks its dictionary")
+        out = np.full(len(raw), None, dtype=object)
+        present = raw >= 0
+        out[present] = np.asarray(dictionary, dtype=object)[raw[present]]
+        return out
+    raise CorruptDataError(
+        f"measure {attrs.get('name')!r} uses encoding {enc!r}, unknown to this tsstore; "
+        "upgrade tsstore to read it"
+    )
+
+
+# -- segments ------------------------------------------------------------------------------------
+#: Value of the ``tsstore_segment`` attribute of a segment group (its layout version).
+SEGMENT_FORMAT = 1
+_T = TypeVar("_T")
+
+
+def run(coro: Coroutine[Any, Any, _T]) -> _T:
+    """Run ``coro`` on Zarr's event loop (where the icechunk store's I/O runs) and wait."""
+    return _zarr_sync(coro)
+
+
+def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(starts[i], ends[i])`` (int64)."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, np.int64)
+    first = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
+
+
+async def gather_rows(arr: AsyncArray, rows: np.ndarray | None) -> np.ndarray:
+    """``arr[rows]`` reading only the chunks that hold ``rows`` (sorted); None = all."""
+    if rows is None:
+        return await arr.getitem(slice(None))
+    if len(rows) == 0:
+        return np.zeros(0, dtype=arr.dtype.to_native_dtype())
+    n = arr.shape[0]
+    lo, hi = int(rows[0]), int(rows[-1]) + 1
+    if hi - lo == len(rows):  # one contiguous run
+        return await arr.getitem(slice(lo, hi))
+    cs = arr.chunks[0]
+    chunk_ids = np.unique(rows // cs)
+    breaks = np.flatnonzero(np.diff(chunk_ids) != 1) + 1
+    run_first = chunk_ids[np.r_[0, breaks]].tolist()
+    run_last = chunk_ids[np.r_[breaks - 1, len(chunk_ids) - 1]].tolist()
+    parts = await asyncio.gather(
+        *(
+            arr.getitem(slice(c0 * cs, min((c1 + 1) * cs, n)))
+            for c0, c1 in zip(run_first, run_last, strict=True)
+        )
+    )
+    bufstart = np.zeros(int(chunk_ids[-1]) + 1, np.int64)
+    pos = 0
+    for c0, c1, part in zip(run_first, run_last, parts, strict=True):
+        bufstart[c0 : c1 + 1] = pos + np.arange(c1 - c0 + 1, dtype=np.int64) * cs
+        pos += len(part)
+    buf = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    return buf[bufstart[rows // cs] + rows % cs]
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentIndex:
+    """What a reader needs of a segment before touching its per-point arrays.
+
+    Segments are immutable and their paths carry a random token, so an index (with the
+    metadata of the segment's arrays) stays valid in every snapshot that holds the segment.
+
+    Attributes
+    ----------
+    path : str
+    rows : int
+    keys : DataFrame
+        One row per series of the segment (object columns, None = absent).
+    offsets : ndarray of int64
+        Rows ``offsets[i]:offsets[i + 1]`` hold series ``i``.
+    tmin, tmax : ndarray of int64
+        Per-series time bounds.
+    measures : dict of str to (node, MeasureType)
+    has_version : bool
+    metas : dict of str to ArrayMetadata
+        Metadata of the per-point arrays and dictionaries, by path relative to the segment.
+    """
+
+    path: str
+    rows: int
+    keys: pd.DataFrame
+    offsets: np.ndarray
+    tmin: np.ndarray
+    tmax: np.ndarray
+    measures: dict[str, tuple[str, MeasureType]]
+    has_version: bool
+    metas: dict[str, Any]
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Rows per series."""
+        return np.diff(self.offsets)
+
+    def array(self, store: Any, rel: str) -> AsyncArray:
+        """Array ``rel`` of this segment in ``store`` (no metadata read)."""
+        return AsyncArray(self.metas[rel], StorePath(store, f"{self.path}/{rel}"))
+
+
+async def load_index(store: Any, path: str) -> SegmentIndex:
+    """Read the index of segment ``path`` (keys, offsets, per-series bounds, array metadata).
+
+    Raises
+    ------
+    CorruptDataError
+        The group is missing or is not a segment of a known layout version.
+    """
+    try:
+        group = await zasync.open_group(store=store, path=path, mode="r", zarr_format=3)
+    except (FileNotFoundError, KeyError, zarr.errors.GroupNotFoundError) as exc:
+        raise CorruptDataError(f"segment {path} named by the manifest is missing") from exc
+    attrs = dict(group.attrs)
+    layout = attrs.get("tsstore_segment")
+    if layout != SEGMENT_FORMAT:
+        raise CorruptDataError(
+            f"{path} is not a segment of layout {SEGMENT_FORMAT} (tsstore_segment={layout!r})"
+        )
+    key_nodes: dict[str, str] = attrs["keys"]
+    measures = {
+        name: (spec["node"], MeasureType(spec["type"])) for name, spec in attrs["measures"].items()
+    }
+    index_rels = ["series_offsets", "series_tmin", "series_tmax"]
+    key_rels = [f"keys/{node}" for node in key_nodes.values()]
+    data_rels = ["time", *(f"measures/{node}" for node, _ in measures.values())]
+    data_rels += [f"dicts/{node}" for node, t in measures.values() if t is MeasureType.VARCHAR]
+    if attrs.get("version"):
+        data_rels.append("version")
+    rels = index_rels + key_rels + data_rels
+    opened = await asyncio.gather(
+        *(
+            zasync.open_array(store=store, path=f"{path}/{rel}", mode="r", zarr_format=3)
+            for rel in rels
+        )
+    )
+    arrays = dict(zip(rels, opened, strict=True))
+    valid_rels = [f"key_valid/{rel[5:]}" for rel in key_rels if arrays[rel].attrs.get("has_nulls")]
+    valid_arrays = await asyncio.gather(
+        *(
+            zasync.open_array(store=store, path=f"{path}/{rel}", mode="r", zarr_format=3)
+            for rel in valid_rels
+        )
+    )
+    arrays.update(zip(valid_rels, valid_arrays, strict=True))
+    read = index_rels + key_rels + valid_rels
+    values = dict(
+        zip(
+            read,
+            await asyncio.gather(*(arrays[rel].getitem(slice(None)) for rel in read)),
+            strict=True,
+        )
+    )
+    keys = pd.DataFrame(
+        {
+            col: decode_strings(values[f"keys/{node}"], values.get(f"key_valid/{node}"))
+            for col, node in key_nodes.items()
+        },
+        index=pd.RangeIndex(len(values["series_tmin"])),
+    )
+    return SegmentIndex(
+        path=path,
+        rows=int(attrs["rows"]),
+        keys=keys,
+        offsets=np.asarray(values["series_offsets"], np.int64),
+        tmin=np.asarray(values["series_tmin"], np.int64),
+        tmax=np.asarray(values["series_tmax"], np.int64),
+        measures=measures,
+        has_version=bool(attrs.get("version")),
+        metas={rel: arrays[rel].metadata for rel in data_rels},
+    )
+
+
+def select_series(
+    index: SegmentIndex,
+    time_range: tuple[int | None, int | None],
+    where: dict[str, list[Any]] | None,
+) -> np.ndarray:
+    """Mask of the series of ``index`` that match ``where`` and may have rows in the range."""
+    start, end = time_range
+    sel = np.ones(len(index.tmin), bool)
+    for col, allowed in (where or {}).items():
+        if col in index.keys.columns:
+            sel &= index.keys[col].isin(list(allowed)).to_numpy(dtype=bool)
+        elif None not in allowed:
+            sel[:] = False
+    if start is not None:
+        sel &= index.tmax >= start
+    if end is not None:
+        sel &= index.tmin < end
+    return sel
+
+
+async def read_segment(
+    store: Any,
+    index: SegmentIndex,
+    time_range: tuple[int | None, int | None],
+    where: dict[str, list[Any]] | None,
+    measures: Sequence[str] | None,
+) -> Points | None:
+    """The rows of one segment in ``[start, end)`` matching ``where``, measure columns
+    ``measures`` (None: all); None when no row matches.
+
+    Only the chunks that hold the selected series' rows are read: ``time`` first, then the
+    measures for the rows left after the time filter.
+    """
+    start, end = time_range
+    sel = select_series(index, time_range, where)
+    if not sel.any():
+        return None
+    chosen = np.flatnonzero(sel)
+    rows: np.ndarray | None = None
+    if len(chosen) < len(sel):
+        rows = ranges(index.offsets[:-1][sel], index.offsets[1:][sel])
+    time = np.asarray(await gather_rows(index.array(store, "time"), rows), np.int64)
+    local = np.repeat(chosen, index.counts[sel]).astype(np.int64)
+    lo, hi = int(index.tmin[sel].min()), int(index.tmax[sel].max())
+    if (start is not None and lo < start) or (end is not None and hi >= end):
+        mask = np.ones(len(time), bool)
+        if start is not None:
+            mask &= time >= start
+        if end is not None:
+            mask &= time < end
+        rows = np.flatnonzero(mask) if rows is None else rows[mask]
+        time, local = time[mask], local[mask]
+    if len(time) == 0:
+        return None
+    wanted = [m for m in index.measures if measures is None or m in measures]
+
+    async def read_measure(name: str) -> np.ndarray:
+        node, mtype = index.measures[name]
+        arr = index.array(store, f"measures/{node}")
+        attrs = dict(arr.attrs)
+        if attrs.get("logical_type") != mtype.value:
+            raise CorruptDataError(
+                f"measure {name!r} of segment {index.path} is stored as "
+                f"{attrs.get('logical_type')!r} but the segment lists it as {mtype.value}"
+            )
+        dictionary = None
+        if attrs.get("encoding") == "dict":
+            dictionary = await index.array(store, f"dicts/{node}").getitem(slice(None))
+        return decode_measure(await gather_rows(arr, rows), attrs, dictionary)
+
+    tasks = [read_measure(m) for m in wanted]
+    if index.has_version:
+        tasks.append(gather_rows(index.array(store, "version"), rows))
+    results = await asyncio.gather(*tasks)
+    version = np.asarray(results[-1], np.int64) if index.has_version else None
+    used, series = np.unique(local, return_inverse=True)
+    return Points(
+        keys=index.keys.iloc[used].reset_index(drop=True),
+        series=series.astype(np.int32),
+        time=time,
+        columns=dict(zip(wanted, results, strict=False)),
+        types={m: index.measures[m][1] for m in wanted},
+        version=version,
+    )
+
+
+def segment_specs(points: Points, chunk_points: int) -> tuple[dict[str, Any], list[ArraySpec]]:
+    """Group attributes and arrays of a segment holding ``points``.
+
+    ``points`` must be sorted by (series, time) without duplicate identities, and its ``keys``
+    must hold exactly the series of its rows, numbered in row order.
+    """
+    k = len(points.keys)
+    counts = np.bincount(points.series, minlength=k)
+    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    specs: list[ArraySpec] = [
+        encode_int64("series_offsets", offsets, chunk_points),
+        encode_int64("series_tmin", points.time[offsets[:-1]], chunk_points),
+        encode_int64("series_tmax", points.time[offsets[1:] - 1], chunk_points),
+        encode_int64("time", points.time, chunk_points),
+    ]
+    key_nodes: dict[str, str] = {}
+    for col in points.keys.columns:
+        node = key_nodes[str(col)] = node_name(str(col))
+        specs += encode_strings(
+            f"keys/{node}",
+            f"key_valid/{node}",
+            points.keys[col].to_numpy(dtype=object),
+            chunk_points,
+            {"name": str(col)},
+        )
+    measures: dict[str, dict[str, str]] = {}
+    for name, mtype in points.types.items():
+        mtype = MeasureType(mtype)
+        node = node_name(name)
+        measures[name] = {"node": node, "type": mtype.value}
+        specs += encode_measure(name, node, points.columns[name], mtype, chunk_points)
+    if points.version is not None:
+        specs.append(
+            encode_int64("version", points.version, chunk_points, fill_value=DEFAULT_VERSION)
+        )
+    attrs = {
+        "tsstore_segment": SEGMENT_FORMAT,
+        "rows": len(points),
+        "series": k,
+        "tmin": int(points.time.min()),
+        "tmax": int(points.time.max()),
+        "chunk_points": chunk_points,
+        "keys": key_nodes,
+        "measures": measures,
+        "version": points.version is not None,
+    }
+    return attrs, specs
+
+
+async def write_segment(store: Any, path: str, points: Points, chunk_points: int) -> dict[str, Any]:
+    """Create segment group ``path`` holding ``points`` (see :func:`segment_specs`) in
+    ``store``, its parents as needed; returns the segment's manifest entry."""
+    attrs, specs = segment_specs(points, chunk_points)
+    parent = await zasync.open_group(store=store, mode="a", zarr_format=3)
+    for name in path.split("/")[:-1]:
+        parent = await parent.require_group(name)
+    group = await parent.create_group(path.rsplit("/", 1)[-1], attributes=attrs)
+    sub_names = sorted({spec.path.split("/")[0] for spec in specs if "/" in spec.path})
+    subs = dict(
+        zip(
+            sub_names,
+            await asyncio.gather(*(group.create_group(name) for name in sub_names)),
+            strict=True,
+        )
+    )
+
+    async def create(spec: ArraySpec) -> None:
+        where, _, name = spec.path.rpartition("/")
+        data = spec.data
+        arr = await (subs[where] if where else group).create_array(
+            name,
+            shape=data.shape,
+            dtype=str if data.dtype == object else data.dtype,
+            chunks=(spec.chunks,),
+            filters=spec.filters,
+            compressors=spec.compressors,
+            fill_value=spec.fill_value,
+            attributes=spec.attrs,
+        )
+        if len(data):
+            await arr.setitem(slice(None), data)
+
+    await asyncio.gather(*(create(spec) for spec in specs))
+    return {
+        "path": path,
+        "rows": len(points),
+        "tmin": attrs["tmin"],
+        "tmax": attrs["tmax"],
+        "series": attrs["series"],
+    }
