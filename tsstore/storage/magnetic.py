@@ -973,9 +973,21 @@ class MagneticTier:
         self._transaction(change)
         return deleted
 
-    def compact(self, *, max_segments: int = 8) -> int:
+    def compact(
+        self,
+        *,
+        max_segments: int = 8,
+        sealed_before: int | None = None,
+        open_max_segments: int = 64,
+    ) -> int:
         """Merge each partition of more than ``max_segments`` segments into one segment, in one
-        commit; returns the number of partitions merged."""
+        commit; returns the number of partitions merged.
+
+        With ``sealed_before`` (int ns), only partitions ending at or before it (no migration
+        will append to them any more) use ``max_segments``; later partitions are merged only
+        past ``open_max_segments``, so a partition that still grows is not rewritten at every
+        migration.
+        """
         if max_segments < 1:
             raise ValidationError(f"max_segments must be at least 1, got {max_segments}")
         chunk_points = self._chunk_points
@@ -986,7 +998,10 @@ class MagneticTier:
             merged = 0
             rows = 0
             for key, entry in list(manifest["partitions"].items()):
-                if len(entry["segments"]) <= max_segments:
+                limit = max_segments
+                if sealed_before is not None and int(entry["end"]) > sealed_before:
+                    limit = max(max_segments, open_max_segments)
+                if len(entry["segments"]) <= limit:
                     continue
                 parts = [self._read_whole(root.store, s["path"]) for s in entry["segments"]]
                 self._replace_segments(root, key, entry, parts, chunk_points)

@@ -13,6 +13,7 @@ points at or above *its* watermark, so it sees every point exactly once, wheneve
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,12 @@ __all__ = ["FUTURE_WINDOW", "Table", "WriteResult"]
 
 #: Records newer than now + this are rejected (Timestream's rule).
 FUTURE_WINDOW = pd.Timedelta(minutes=15)
+#: A sealed magnetic partition with more segments than this is merged into one.
+COMPACT_SEGMENTS = 4
+#: Magnetic snapshots (time travel with ``as_of``) are kept this long ...
+SNAPSHOT_RETENTION = pd.Timedelta(days=7)
+#: ... and expired, with garbage collection, at most this often.
+MAINTAIN_EVERY = pd.Timedelta(hours=1)
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
@@ -70,6 +77,7 @@ class LifecycleResult:
     migrated: int
     deleted_magnetic: int
     watermark: pd.Timestamp | None
+    compacted_partitions: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -77,6 +85,7 @@ class LifecycleResult:
             "migrated": self.migrated,
             "deleted": self.deleted_magnetic,
             "watermark": self.watermark,
+            "compacted_partitions": self.compacted_partitions,
         }
 
 
@@ -119,6 +128,7 @@ class Table:
         self._applied_lsn = _applied_lsn(magnetic)
         self._replayed_lsn = 0
         self._bytes_ingested = entry.bytes_ingested
+        self._last_maintain = time.monotonic()
         self._replay()
 
     # -- identity -------------------------------------------------------------------------
@@ -582,10 +592,23 @@ class Table:
                 moved = self._memory.drop_before(target)
                 self._wal.truncate_before(target)
             deleted = self._magnetic.delete_before(_ns(now - ret.memory - ret.magnetic))
+            compacted = self._magnetic.compact(
+                max_segments=COMPACT_SEGMENTS, sealed_before=self._watermark
+            )
+            self._maybe_maintain()
             if self._bytes_ingested != self._entry.bytes_ingested:
                 self._update_entry(bytes_ingested=self._bytes_ingested)
             return LifecycleResult(self.full_name, moved, deleted,
-                                   pd.Timestamp(self._watermark, tz="UTC"))
+                                   pd.Timestamp(self._watermark, tz="UTC"), compacted)
+
+    def _maybe_maintain(self) -> None:
+        """Expire old snapshots and collect garbage, at most once per MAINTAIN_EVERY (wall time:
+        icechunk stamps snapshots with the wall clock)."""
+        wall = time.monotonic()
+        if wall - self._last_maintain < MAINTAIN_EVERY.total_seconds():
+            return
+        self._magnetic.maintain(keep_snapshots=SNAPSHOT_RETENTION)
+        self._last_maintain = wall
 
     def close(self) -> None:
         with self._lock:
