@@ -368,6 +368,13 @@ class MagneticSnapshot:
         """A copy of the table manifest of this snapshot."""
         return copy.deepcopy(self._manifest)
 
+    def time_bounds(self) -> tuple[int | None, int | None]:
+        """The smallest and largest stored time (int ns), or ``(None, None)`` when empty."""
+        segs = [g for p in self._manifest["partitions"].values() for g in p["segments"]]
+        if not segs:
+            return None, None
+        return min(int(g["tmin"]) for g in segs), max(int(g["tmax"]) for g in segs)
+
     def rows(self) -> int:
         """Points stored in this snapshot."""
         return sum(int(p["rows"]) for p in self._manifest["partitions"].values())

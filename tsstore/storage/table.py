@@ -522,12 +522,11 @@ class Table:
             snap = self._magnetic.snapshot()
         mem_rows = view.rows
         mag_rows = snap.rows()
-        parts = snap.partitions()
-        tmins = [p.start for p in parts]
-        mem_min = min((r.tmin for r in view.runs), default=None)
-        mem_max = max((r.tmax for r in view.runs), default=None)
-        lo = min([t for t in [*tmins, mem_min] if t is not None], default=None)
-        hi_cands = [p.end for p in parts] + ([mem_max] if mem_max is not None else [])
+        mag_lo, mag_hi = snap.time_bounds()
+        mem_lo = min((r.tmin for r in view.runs if len(r)), default=None)
+        mem_hi = max((r.tmax for r in view.runs if len(r)), default=None)
+        lo = min((t for t in (mag_lo, mem_lo) if t is not None), default=None)
+        hi = max((t for t in (mag_hi, mem_hi) if t is not None), default=None)
         mag_bytes = self._magnetic.size_bytes()
         ret = self._entry.retention
         return {
@@ -545,7 +544,7 @@ class Table:
             "magnetic_bytes": mag_bytes,
             "wal_bytes": self._wal.size_bytes,
             "time_min": None if lo is None else pd.Timestamp(lo, tz="UTC"),
-            "time_max": None if not hi_cands else pd.Timestamp(max(hi_cands), tz="UTC"),
+            "time_max": None if hi is None else pd.Timestamp(hi, tz="UTC"),
             "watermark": pd.Timestamp(snap.watermark, tz="UTC") if snap.watermark else None,
             "bytes_ingested": self._bytes_ingested,
             "bytes_stored_memory": view.nbytes,
