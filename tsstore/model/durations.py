@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,7 @@ __all__ = [
 ]
 
 _UNITS = {
+    "min": 60 * 1_000_000_000,  # pandas' spelling of minutes ("10min")
     "ns": 1,
     "us": 1_000,
     "ms": 1_000_000,
@@ -29,7 +31,8 @@ _UNITS = {
     "h": 3600 * 1_000_000_000,
     "d": 86400 * 1_000_000_000,
 }
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|s|m|h|d)\s*$")
+_DURATION_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|ms|min|s|m|h|d)\s*", re.ASCII)
+_MAX_NS = np.iinfo(np.int64).max
 
 #: Timestream's bounds on the memory store retention.
 MEMORY_RETENTION_BOUNDS = (pd.Timedelta(hours=1), pd.Timedelta(hours=8766))
@@ -38,7 +41,12 @@ MAGNETIC_RETENTION_BOUNDS = (pd.Timedelta(days=1), pd.Timedelta(days=73000))
 
 
 def parse_duration(value: object, what: str = "duration") -> pd.Timedelta:
-    """Parse ``"15m"``, ``"12h"``, ``"3650d"``, ``"500ms"`` or a timedelta into a Timedelta.
+    """Parse ``"15m"`` (or ``"15min"``), ``"12h"``, ``"3650d"``, ``"500ms"`` or a timedelta.
+
+    Raises
+    ------
+    ValidationError
+        Not a number and a unit, a fraction of a nanosecond, NaT, or over about 292 years.
 
     Examples
     --------
@@ -46,20 +54,49 @@ def parse_duration(value: object, what: str = "duration") -> pd.Timedelta:
     Timedelta('0 days 00:01:30')
     """
     if isinstance(value, pd.Timedelta | timedelta | np.timedelta64):
-        return pd.Timedelta(value)
+        try:
+            td = pd.Timedelta(value)
+        except (OverflowError, ValueError) as e:
+            raise ValidationError(f"{what} {value!r} is out of range: {e}") from e
+        if td is pd.NaT:
+            raise ValidationError(f"{what} is NaT; give a duration such as '12h' or '3650d'")
+        return td
     if isinstance(value, str):
-        m = _DURATION_RE.match(value)
+        m = _DURATION_RE.fullmatch(value)
         if m:
-            return pd.Timedelta(int(float(m.group(1)) * _UNITS[m.group(2)]), unit="ns")
+            # Exact decimal arithmetic: "1.1h" is 3_960_000_000_000 ns, not a float's guess.
+            ns = Decimal(m.group(1)) * _UNITS[m.group(2)]
+            if ns != ns.to_integral_value():
+                raise ValidationError(
+                    f"{what} {value!r} is not a whole number of nanoseconds; use fewer decimals"
+                )
+            if ns > _MAX_NS:
+                raise ValidationError(
+                    f"{what} {value!r} is too long; durations are at most {_MAX_NS // _UNITS['d']}d"
+                )
+            return pd.Timedelta(int(ns), unit="ns")
     raise ValidationError(
         f"{what} {value!r} is not a duration; write it as a number and a unit "
-        "(ns, us, ms, s, m, h, d), e.g. '12h' or '3650d'"
+        "(ns, us, ms, s, m or min, h, d), e.g. '12h' or '3650d'"
     )
 
 
-def format_duration(td: pd.Timedelta) -> str:
-    """The shortest exact ``<n><unit>`` spelling of a duration (``"12h"``, ``"3650d"``)."""
+def format_duration(td: pd.Timedelta, unit: str | None = None) -> str:
+    """The shortest exact ``<n><unit>`` spelling of a duration (``"12h"``, ``"3650d"``).
+
+    With ``unit``, that unit is used whenever it is exact (``format_duration(1 day, "h")`` is
+    ``"24h"``, as Timestream counts memory retention in hours).
+
+    Examples
+    --------
+    >>> format_duration(pd.Timedelta(hours=36))
+    '36h'
+    >>> format_duration(pd.Timedelta(days=1), "h")
+    '24h'
+    """
     ns = int(td.value)
+    if unit is not None and ns % _UNITS[unit] == 0:
+        return f"{ns // _UNITS[unit]}{unit}"
     for unit in ("d", "h", "m", "s", "ms", "us"):
         if ns % _UNITS[unit] == 0:
             return f"{ns // _UNITS[unit]}{unit}"
@@ -67,11 +104,28 @@ def format_duration(td: pd.Timedelta) -> str:
 
 
 def to_utc_timestamp(value: object, what: str = "time") -> pd.Timestamp:
-    """Any time-like value as a tz-aware UTC Timestamp; tz-naive values are taken as UTC."""
+    """Any time-like value as a tz-aware UTC Timestamp in nanoseconds; tz-naive values are
+    taken as UTC.
+
+    Raises
+    ------
+    ValidationError
+        Not a time, NaT, or outside the nanosecond range (1677-09-22 .. 2262-04-11).
+
+    Examples
+    --------
+    >>> to_utc_timestamp("2024-01-01 09:00+09:00")
+    Timestamp('2024-01-01 00:00:00+0000', tz='UTC')
+    """
     try:
         ts = pd.Timestamp(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as e:
-        raise ValidationError(f"{what} {value!r} is not a time: {e}") from e
+        if ts is not pd.NaT:
+            ts = ts.as_unit("ns")
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValidationError(
+            f"{what} {value!r} is not a time tsstore stores (UTC nanoseconds from 1677-09-22 "
+            f"to 2262-04-11): {e}"
+        ) from e
     if ts is pd.NaT:
         raise ValidationError(f"{what} is NaT; give a real time")
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -111,4 +165,8 @@ class Retention:
         return cls(mem, mag)
 
     def to_json(self) -> dict[str, str]:
-        return {"memory": format_duration(self.memory), "magnetic": format_duration(self.magnetic)}
+        """Both periods in Timestream's units where exact: memory in hours, magnetic in days."""
+        return {
+            "memory": format_duration(self.memory, "h"),
+            "magnetic": format_duration(self.magnetic, "d"),
+        }

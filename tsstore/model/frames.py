@@ -14,7 +14,15 @@ import pyarrow as pa
 from tsstore.errors import ValidationError
 from tsstore.model.names import validate_column_name
 from tsstore.model.points import MEASURE_NAME, Points, keys_frame
-from tsstore.model.schema import INT64_NULL, MeasureType, null_mask
+from tsstore.model.schema import (
+    INT64_NULL,
+    MAX_DIMENSION_VALUE_BYTES,
+    MAX_DIMENSIONS,
+    MAX_MEASURES_PER_RECORD,
+    MAX_VARCHAR_BYTES,
+    MeasureType,
+    null_mask,
+)
 
 __all__ = ["infer_measure_type", "points_from_frame", "time_to_ns"]
 
@@ -24,22 +32,31 @@ def _row_label(df: pd.DataFrame, pos: int) -> str:
 
 
 def time_to_ns(values: pd.Series | np.ndarray, what: str = "time") -> np.ndarray:
-    """Times (datetime64, tz-aware or naive = UTC, or Arrow timestamps) as int64 ns since epoch."""
+    """Times (datetime64, tz-aware or naive = UTC, Arrow timestamps, or ISO strings) as int64
+    nanoseconds since the epoch. Numbers are refused: their unit would be a guess.
+    """
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(s.dtype, pd.ArrowDtype):
+        if not pa.types.is_timestamp(s.dtype.pyarrow_dtype):
+            raise ValidationError(
+                f"column {what!r} has Arrow type {s.dtype.pyarrow_dtype}, not a timestamp; convert "
+                f"it with pd.to_datetime(df[{what!r}], utc=True)"
+            )
         s = s.astype(_arrow_to_pandas_dtype(s.dtype))
+    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+        raise ValidationError(
+            f"column {what!r} holds numbers ({s.dtype}), not times; convert it naming the unit, "
+            f"e.g. pd.to_datetime(df[{what!r}], unit='ms', utc=True)"
+        )
     if not (pd.api.types.is_datetime64_any_dtype(s.dtype)):
         try:
             s = pd.to_datetime(s, utc=True)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, OverflowError) as e:
             raise ValidationError(
                 f"column {what!r} is not a time column ({s.dtype}); convert it with "
                 f"pd.to_datetime(df[{what!r}], utc=True)"
             ) from e
-    if isinstance(s.dtype, pd.DatetimeTZDtype):
-        s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-    arr = s.to_numpy(dtype="datetime64[ns]")
-    ns = arr.view(np.int64)
+    ns = _datetimes_to_ns(s, what)
     bad = np.flatnonzero(ns == INT64_NULL)
     if len(bad):
         raise ValidationError(
@@ -47,6 +64,26 @@ def time_to_ns(values: pd.Series | np.ndarray, what: str = "time") -> np.ndarray
             "a time: drop those rows or fill them"
         )
     return ns
+
+
+def _datetimes_to_ns(s: pd.Series, what: str) -> np.ndarray:
+    """A datetime64 Series (any unit, tz-aware or naive = UTC) as int64 ns; NaT stays INT64_NULL.
+
+    Times that nanoseconds cannot hold (before 1677-09-22 or after 2262-04-11) are refused,
+    never wrapped around.
+    """
+    try:
+        if isinstance(s.dtype, pd.ArrowDtype):
+            s = s.astype(_arrow_to_pandas_dtype(s.dtype))
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        s = s.astype("datetime64[ns]")
+    except (OverflowError, ValueError) as e:  # pandas' OutOfBoundsDatetime is a ValueError
+        raise ValidationError(
+            f"column {what!r} has a time outside the range 1677-09-22 .. 2262-04-11 that "
+            f"nanoseconds hold ({e}); drop or fix those rows"
+        ) from e
+    return s.to_numpy(dtype="datetime64[ns]").view(np.int64)
 
 
 def _arrow_to_pandas_dtype(dtype: pd.ArrowDtype) -> object:
@@ -84,15 +121,22 @@ def infer_measure_type(s: pd.Series, name: str) -> MeasureType:
         return MeasureType.VARCHAR
     if isinstance(dt, pd.CategoricalDtype):
         return infer_measure_type(s.astype(dt.categories.dtype), name)
-    if dt == object:
-        kinds = {type(v) for v in s.dropna().to_numpy()[:100_000]}
-        if kinds <= {str}:
+    if isinstance(dt, np.dtype) and dt.kind == "O":
+        kind = pd.api.types.infer_dtype(s, skipna=True)  # looks at every value, in C
+        if kind in ("string", "empty"):
             return MeasureType.VARCHAR
-        if kinds <= {bool, np.bool_}:
+        if kind == "boolean":
             return MeasureType.BOOLEAN
+        kinds = sorted({type(v).__name__ for v in s.dropna().to_numpy()})
+        if len(kinds) > 1:
+            raise ValidationError(
+                f"measure {name!r} mixes types {kinds}; a measure has one type: convert the "
+                f"column (e.g. df[{name!r}].astype(float) or .astype('string'))"
+            )
         raise ValidationError(
-            f"measure {name!r} mixes types {sorted(k.__name__ for k in kinds)}; a measure has one "
-            "type: convert the column (e.g. df[col].astype(float) or .astype('string'))"
+            f"measure {name!r} is an object column of {kinds[0]} values; convert it to a "
+            f"typed column (e.g. df[{name!r}].astype('Int64'), .astype('Float64') or "
+            ".astype('string'))"
         )
     raise ValidationError(f"measure {name!r} has dtype {dt}, which tsstore cannot store")
 
@@ -118,12 +162,13 @@ def _measure_column(df: pd.DataFrame, name: str, mtype: MeasureType) -> np.ndarr
         return vals
     if mtype is MeasureType.BIGINT:
         mask = s.isna().to_numpy()
-        if s.dtype == np.uint64 and len(s) and s.max() > np.iinfo(np.int64).max:
-            pos = int(np.argmax(s.to_numpy() > np.iinfo(np.int64).max))
-            raise ValidationError(
-                f"measure {name!r} at {_row_label(df, pos)} exceeds the BIGINT range; "
-                "store it as DOUBLE or VARCHAR"
-            )
+        if _is_uint64(s.dtype):
+            big = ~mask & (s.to_numpy(dtype=np.uint64, na_value=0) > np.iinfo(np.int64).max)
+            if big.any():
+                raise ValidationError(
+                    f"measure {name!r} at {_row_label(df, int(np.argmax(big)))} exceeds the "
+                    "BIGINT range (at most 2**63 - 1); store it as DOUBLE or VARCHAR"
+                )
         vals = s.to_numpy(dtype=np.int64, na_value=0)
         bad = np.flatnonzero((vals == INT64_NULL) & ~mask)
         if len(bad):
@@ -139,32 +184,75 @@ def _measure_column(df: pd.DataFrame, name: str, mtype: MeasureType) -> np.ndarr
         out[mask] = -1
         return out
     if mtype is MeasureType.TIMESTAMP:
-        if isinstance(s.dtype, pd.ArrowDtype):
-            s = s.astype(_arrow_to_pandas_dtype(s.dtype))
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        return s.to_numpy(dtype="datetime64[ns]").view(np.int64)
+        return _datetimes_to_ns(s, name)  # NaT is "no value"
     vals = s.astype(object).to_numpy(dtype=object)
     mask = s.isna().to_numpy()
     if mask.any():
         vals = vals.copy()
         vals[mask] = None
+    _check_varchar_sizes(df, name, vals, mask)
     return vals
+
+
+def _is_uint64(dtype: object) -> bool:
+    if isinstance(dtype, pd.ArrowDtype):
+        return bool(pa.types.is_uint64(dtype.pyarrow_dtype))
+    return np.dtype(getattr(dtype, "numpy_dtype", dtype)) == np.uint64
+
+
+def _check_varchar_sizes(df: pd.DataFrame, name: str, vals: np.ndarray, mask: np.ndarray) -> None:
+    """VARCHAR values hold at most 2 KB of UTF-8, as in Timestream."""
+    present = vals[~mask]
+    if not len(present):
+        return
+    chars = np.fromiter((len(v) for v in present), dtype=np.int64, count=len(present))
+    suspect = np.flatnonzero(chars * 4 > MAX_VARCHAR_BYTES)  # a char is at most 4 bytes
+    for i in suspect:
+        if len(present[i].encode()) > MAX_VARCHAR_BYTES:
+            pos = int(np.flatnonzero(~mask)[i])
+            raise ValidationError(
+                f"measure {name!r} at {_row_label(df, pos)} is {len(present[i].encode())} bytes "
+                f"long; VARCHAR values hold at most {MAX_VARCHAR_BYTES} bytes: shorten or split it"
+            )
+
+
+def _dimension_codes(df: pd.DataFrame, col: str) -> tuple[np.ndarray, list[str]]:
+    """Codes and distinct values of a dimension column, as the strings that are stored.
+
+    Values are compared after conversion to ``str`` (``1`` and ``"1"`` are one series); empty
+    strings and values over 2 KB of UTF-8 are refused, as Timestream refuses them.
+    """
+    raw, uniques = pd.factorize(df[col], use_na_sentinel=True)
+    strings = [str(v) for v in np.asarray(uniques, dtype=object)]
+    for k, v in enumerate(strings):
+        size = len(v.encode())
+        if size == 0 or size > MAX_DIMENSION_VALUE_BYTES:
+            pos = int(np.argmax(raw == k))
+            problem = "is empty" if size == 0 else f"is {size} bytes long"
+            raise ValidationError(
+                f"dimension {col!r} {problem} at {_row_label(df, pos)}; dimension values hold "
+                f"1 to {MAX_DIMENSION_VALUE_BYTES} bytes: fill or shorten them, or drop the rows"
+            )
+    codes, values = pd.factorize(np.asarray(strings, dtype=object))
+    return codes[raw], list(values)
 
 
 def _factorize_keys(df: pd.DataFrame, key_cols: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
     """Series id per row and the key table, for the combination of ``key_cols``."""
     n = len(df)
-    if not key_cols:
-        return np.zeros(n, np.int32), keys_frame({})
-    codes = None
+    if not key_cols:  # one series (per measure name), or none in an empty frame
+        return np.zeros(n, np.int32), pd.DataFrame(index=pd.RangeIndex(min(n, 1)))
+    codes: np.ndarray | None = None
+    values: dict[str, list[str]] = {}
+    per_col: dict[str, np.ndarray] = {}
     for col in key_cols:
-        c, _ = pd.factorize(df[col], use_na_sentinel=True)
-        c = c.astype(np.int64) + 1  # 0 = missing
+        c, values[col] = _dimension_codes(df, col)
+        per_col[col] = c
+        c = c.astype(np.int64)
         if codes is None:
             codes = c
         else:
-            card = int(c.max()) + 1 if n else 1
+            card = len(values[col])
             base = int(codes.max()) + 1 if n else 1
             if base * card < 2**62:
                 codes = codes * card + c
@@ -172,13 +260,9 @@ def _factorize_keys(df: pd.DataFrame, key_cols: list[str]) -> tuple[np.ndarray, 
                 codes = pd.factorize(pd.MultiIndex.from_arrays([codes, c]))[0].astype(np.int64)
             codes = pd.factorize(codes)[0].astype(np.int64)  # keep the range small
     assert codes is not None
-    series, uniques = pd.factorize(codes)
-    first = np.zeros(len(uniques), dtype=np.int64)
-    first[series[::-1]] = np.arange(n - 1, -1, -1)  # first row of each series
-    keys = {}
-    for col in key_cols:
-        vals = df[col].to_numpy(dtype=object)[first]
-        keys[col] = [None if (v is None or v is pd.NA or v != v) else str(v) for v in vals]
+    series = pd.factorize(codes)[0]
+    _, first = np.unique(series, return_index=True)  # first row of each series
+    keys = {col: np.asarray(values[col], dtype=object)[per_col[col][first]] for col in key_cols}
     return series.astype(np.int32), keys_frame(keys)
 
 
@@ -211,36 +295,29 @@ def points_from_frame(
     Raises
     ------
     ValidationError
-        Missing columns, NaN/NaT times, missing dimension values, NaN/inf measures, mixed types,
-        reserved or over-long names, more than 128 dimensions.
+        Missing columns, NaN/NaT times, missing or empty dimension values, NaN/inf measures,
+        mixed types, reserved or over-long names, more than 128 dimensions, more than 256
+        measure values in a row, versions below 1. The message names the row, the column and
+        the fix; nothing of a refused frame is kept.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"time": pd.to_datetime(["2024-01-01"], utc=True),
+    ...                    "device_id": ["m-1"], "temperature": [71.5]})
+    >>> p = points_from_frame(df, dimensions=["device_id"], measure_name="metrics")
+    >>> p.to_pandas()["temperature"].tolist()
+    [71.5]
     """
     if not isinstance(df, pd.DataFrame):
         raise ValidationError(f"write() takes a pandas DataFrame, got {type(df).__name__}")
-    dims = list(dimensions)
-    cols = set(df.columns)
-    if len(df.columns) != len(cols):
-        dup = df.columns[df.columns.duplicated()].tolist()
-        raise ValidationError(f"the frame has duplicate columns {dup}; rename them")
-    if time not in cols:
-        cands = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
-        hint = f"; pass time={cands[0]!r}" if cands else ""
-        raise ValidationError(f"the frame has no time column {time!r}{hint}")
-    missing = [d for d in dims if d not in cols]
-    if missing:
-        raise ValidationError(f"dimension columns {missing} are not in the frame: {list(cols)}")
-    if len(dims) > 128:
-        raise ValidationError(f"{len(dims)} dimensions given; Timestream allows at most 128")
+    dims = _dimension_list(dimensions)
+    _check_columns(df, dims, time)
     skip = {time, *dims}
     if isinstance(version, str):
-        if version not in cols:
+        if version not in df.columns:
             raise ValidationError(f"version column {version!r} is not in the frame")
         skip.add(version)
-    meas = list(measures) if measures is not None else [c for c in df.columns if c not in skip]
-    if not meas:
-        raise ValidationError(
-            "the frame has no measure columns; every column that is not the time or a "
-            "dimension is a measure"
-        )
+    meas = _measure_list(df, measures, skip)
     for d in dims:
         validate_column_name(d, "dimension")
     for m in meas:
@@ -250,33 +327,11 @@ def points_from_frame(
 
     t = time_to_ns(df[time], time)
     for d in dims:
-        na = df[d].isna().to_numpy()
-        if na.any():
-            pos = int(np.argmax(na))
-            raise ValidationError(
-                f"dimension {d!r} has no value at {_row_label(df, pos)}; every point needs all of "
-                f"its dimensions: fill them (df[{d!r}].fillna('unknown')) or drop those rows"
-            )
+        _check_dimension_present(df, d)
     types = {m: infer_measure_type(df[m], m) for m in meas}
     columns = {m: _measure_column(df, m, types[m]) for m in meas}
-    if len(meas) > 0 and len(df):
-        present = np.zeros(len(df), dtype=bool)
-        for m in meas:
-            present |= ~null_mask(columns[m], types[m])
-        if not present.all():
-            pos = int(np.argmin(present))
-            raise ValidationError(
-                f"{_row_label(df, pos)} has no measure value at all; drop rows with no measures"
-            )
-    vers = None
-    if isinstance(version, str):
-        v = df[version]
-        if v.isna().any() or not pd.api.types.is_integer_dtype(v.dtype):
-            raise ValidationError(f"version column {version!r} must hold integers without gaps")
-        vers = v.to_numpy(dtype=np.int64)
-    elif version is not None:
-        vers = np.full(len(df), int(version), dtype=np.int64)
-
+    _check_measure_counts(df, columns, types)
+    vers = _versions(df, version)
     series, keys = _factorize_keys(df, dims)
     keys[MEASURE_NAME] = np.full(len(keys), measure_name, dtype=object)
     return Points(
@@ -288,3 +343,125 @@ def points_from_frame(
         version=vers,
         row=np.arange(len(df), dtype=np.int64),
     )
+
+
+def _dimension_list(dimensions: Sequence[str]) -> list[str]:
+    if isinstance(dimensions, str):
+        raise ValidationError(
+            f"dimensions must be a list of column names, got the string {dimensions!r}; "
+            f"write dimensions=[{dimensions!r}]"
+        )
+    dims = list(dimensions)
+    twice = sorted({d for d in dims if dims.count(d) > 1})
+    if twice:
+        raise ValidationError(f"dimensions {twice} are listed more than once; list each once")
+    if len(dims) > MAX_DIMENSIONS:
+        raise ValidationError(
+            f"{len(dims)} dimensions given; Timestream allows at most {MAX_DIMENSIONS}: move "
+            "attributes that do not identify a series into measures"
+        )
+    return dims
+
+
+def _check_columns(df: pd.DataFrame, dims: list[str], time: str) -> None:
+    cols = list(df.columns)
+    if len(cols) != len(set(cols)):
+        dup = df.columns[df.columns.duplicated()].tolist()
+        raise ValidationError(f"the frame has duplicate columns {dup}; rename them")
+    if time not in cols:
+        cands = [c for c in cols if pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
+        hint = f"; pass time={cands[0]!r}" if cands else ""
+        raise ValidationError(f"the frame has no time column {time!r}{hint}")
+    missing = [d for d in dims if d not in cols]
+    if missing:
+        raise ValidationError(f"dimension columns {missing} are not in the frame: {cols}")
+
+
+def _measure_list(df: pd.DataFrame, measures: Sequence[str] | None, skip: set) -> list[str]:
+    if measures is None:
+        meas = [c for c in df.columns if c not in skip]
+    else:
+        if isinstance(measures, str):
+            raise ValidationError(
+                f"measures must be a list of column names, got the string {measures!r}; "
+                f"write measures=[{measures!r}]"
+            )
+        meas = list(dict.fromkeys(measures))
+        missing = [m for m in meas if m not in df.columns]
+        if missing:
+            raise ValidationError(
+                f"measure columns {missing} are not in the frame: {list(df.columns)}"
+            )
+        clash = [m for m in meas if m in skip]
+        if clash:
+            raise ValidationError(
+                f"columns {clash} are the time, the version or dimensions; they cannot also be "
+                "measures: leave them out of measures="
+            )
+    if not meas:
+        raise ValidationError(
+            "the frame has no measure columns; every column that is not the time or a "
+            "dimension is a measure"
+        )
+    return meas
+
+
+def _check_dimension_present(df: pd.DataFrame, d: str) -> None:
+    na = df[d].isna().to_numpy()
+    if na.any():
+        pos = int(np.argmax(na))
+        raise ValidationError(
+            f"dimension {d!r} has no value at {_row_label(df, pos)}; every point needs all of "
+            f"its dimensions: fill them (df[{d!r}].fillna('unknown')) or drop those rows"
+        )
+
+
+def _check_measure_counts(
+    df: pd.DataFrame, columns: dict[str, np.ndarray], types: dict[str, MeasureType]
+) -> None:
+    """Every row carries 1 to 256 measure values (a multi-measure record's limits)."""
+    if not len(df):
+        return
+    count = np.zeros(len(df), dtype=np.int32)
+    for m, values in columns.items():
+        count += ~null_mask(values, types[m])
+    empty = count == 0
+    if empty.any():
+        raise ValidationError(
+            f"{_row_label(df, int(np.argmax(empty)))} has no measure value at all; drop rows "
+            "with no measures"
+        )
+    full = count > MAX_MEASURES_PER_RECORD
+    if full.any():
+        pos = int(np.argmax(full))
+        raise ValidationError(
+            f"{_row_label(df, pos)} has {int(count[pos])} measure values; a multi-measure record "
+            f"holds at most {MAX_MEASURES_PER_RECORD}: split the columns into several writes "
+            "with different measure_name"
+        )
+
+
+def _versions(df: pd.DataFrame, version: str | int | None) -> np.ndarray | None:
+    """The version of every row (None: all 1); versions are integers from 1 to 2**63 - 1."""
+    if version is None:
+        return None
+    if isinstance(version, str):
+        v = df[version]
+        if v.isna().any() or not pd.api.types.is_integer_dtype(v.dtype):
+            raise ValidationError(f"version column {version!r} must hold integers without gaps")
+        if _is_uint64(v.dtype) and len(v) and v.max() > np.iinfo(np.int64).max:
+            raise ValidationError(f"version column {version!r} exceeds 2**63 - 1")
+        vers = v.to_numpy(dtype=np.int64)
+        low = vers < 1
+        if low.any():
+            pos = int(np.argmax(low))
+            raise ValidationError(
+                f"version column {version!r} is {vers[pos]} at {_row_label(df, pos)}; versions "
+                "start at 1 (Timestream's default)"
+            )
+        return vers
+    if isinstance(version, bool) or not isinstance(version, int | np.integer):
+        raise ValidationError(f"version must be an integer or a column name, got {version!r}")
+    if not 1 <= int(version) <= np.iinfo(np.int64).max:
+        raise ValidationError(f"version {version} is out of range; versions run from 1 to 2**63-1")
+    return np.full(len(df), int(version), dtype=np.int64)

@@ -12,9 +12,14 @@ __all__ = [
     "validate_resource_name",
 ]
 
-_RESOURCE_RE = re.compile(r"^[a-zA-Z0-9_.\-]+$")
+_RESOURCE_CHAR = re.compile(r"[a-zA-Z0-9_.\-]")
 #: Column names a dimension or measure may not take (compared case-insensitively).
 RESERVED_COLUMNS = frozenset({"time", "measure_name", "measure_value"})
+#: Prefixes a measure name may not start with (case-insensitively): ``measure_value::double``
+#: and its kin are the columns of single-measure records.
+_RESERVED_PREFIXES = ("ts_", "measure_value::")
+#: Timestream refuses every dimension name starting with ``measure_value``.
+_DIMENSION_RESERVED_PREFIXES = ("ts_", "measure_value")
 
 DATABASE_NAME_MAX = 256
 TABLE_NAME_MAX = 256
@@ -27,6 +32,11 @@ def validate_resource_name(name: object, kind: str) -> str:
 
     Names are 3 to 256 characters of ``[a-zA-Z0-9_.-]`` as in Timestream, and can never name a
     path outside the store: ``.`` and ``..`` are refused.
+
+    Examples
+    --------
+    >>> validate_resource_name("iot", "database")
+    'iot'
     """
     if not isinstance(name, str):
         raise ValidationError(f"{kind} name must be a string, got {type(name).__name__}")
@@ -35,8 +45,8 @@ def validate_resource_name(name: object, kind: str) -> str:
         raise ValidationError(
             f"{kind} name {name!r} has {len(name)} characters; use 3 to {limit} characters"
         )
-    if not _RESOURCE_RE.match(name):
-        bad = sorted({c for c in name if not _RESOURCE_RE.match(c)})
+    bad = sorted({c for c in name if not _RESOURCE_CHAR.fullmatch(c)})
+    if bad:
         raise ValidationError(
             f"{kind} name {name!r} contains {''.join(bad)!r}; "
             "use only letters, digits, '_', '.' and '-'"
@@ -50,7 +60,14 @@ def validate_column_name(name: object, kind: str) -> str:
     """Check a dimension or measure name; return it.
 
     Reserved names (``time``, ``measure_name``, ``measure_value`` and any name starting with
-    ``ts_``) are refused, as are empty names and names over Timestream's length limits.
+    ``ts_`` or ``measure_value::``) are refused, as are empty names and names over Timestream's
+    length limits (60 bytes for a dimension, 256 for a measure, UTF-8). A dimension name may not
+    contain ``:``, as in Timestream.
+
+    Examples
+    --------
+    >>> validate_column_name("device_id", "dimension")
+    'device_id'
     """
     if not isinstance(name, str):
         raise ValidationError(f"{kind} name must be a string, got {name!r}")
@@ -63,10 +80,20 @@ def validate_column_name(name: object, kind: str) -> str:
             f"the limit is {limit} bytes"
         )
     low = name.lower()
-    if low in RESERVED_COLUMNS or low.startswith("ts_") or low.startswith("measure_value::"):
+    prefixes = _DIMENSION_RESERVED_PREFIXES if kind == "dimension" else _RESERVED_PREFIXES
+    if low in RESERVED_COLUMNS or low.startswith(prefixes):
+        if kind == "dimension":  # "measure_value_value" would be reserved again
+            fix = "d_" + name.replace(":", "_")
+        else:
+            fix = name + "_value" if low in RESERVED_COLUMNS else "m_" + name
         raise ValidationError(
             f"{kind} name {name!r} is reserved (time, measure_name, measure_value and names "
-            "starting with 'ts_' are); rename the column, e.g. to "
-            f"{(name + '_value')!r}"
+            f"starting with {' or '.join(repr(p) for p in prefixes)} are); rename the column, "
+            f"e.g. to {fix!r}"
+        )
+    if kind == "dimension" and ":" in name:
+        raise ValidationError(
+            f"dimension name {name!r} contains ':'; Timestream's dimension names cannot: "
+            f"rename it, e.g. to {name.replace(':', '_')!r}"
         )
     return name

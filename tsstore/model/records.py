@@ -24,13 +24,16 @@ from tsstore.model.names import validate_column_name
 from tsstore.model.points import MEASURE_NAME, Points, keys_frame
 from tsstore.model.schema import (
     INT64_NULL,
+    MAX_DIMENSION_VALUE_BYTES,
     MAX_DIMENSIONS,
+    MAX_MEASURES_PER_RECORD,
+    MAX_VARCHAR_BYTES,
     MeasureType,
     empty_column,
     single_measure_column,
 )
 
-__all__ = ["ParsedRecords", "Rejection", "TIME_UNITS", "parse_records"]
+__all__ = ["TIME_UNITS", "ParsedRecords", "Rejection", "parse_records"]
 
 #: Nanoseconds per Timestream ``TimeUnit``.
 TIME_UNITS = {
@@ -39,9 +42,7 @@ TIME_UNITS = {
     "MICROSECONDS": 1_000,
     "NANOSECONDS": 1,
 }
-MAX_DIMENSION_VALUE_BYTES = 2048
-MAX_VARCHAR_BYTES = 2048
-MAX_MEASURES_PER_RECORD = 256
+_INT64_MAX = int(np.iinfo(np.int64).max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +70,37 @@ class _Reject(Exception):
     pass
 
 
+def _dimension_list(dims: Any, where: str) -> list[Mapping[str, Any]]:
+    """A record's (or the common attributes') Dimensions, checked for shape and repeats."""
+    if dims is None:
+        return []
+    if not isinstance(dims, list | tuple) or not all(isinstance(d, Mapping) for d in dims):
+        raise _Reject(f"Dimensions of {where} must be a list of {{'Name', 'Value'}} dicts.")
+    names = [d.get("Name") for d in dims]
+    for name in names:
+        if names.count(name) > 1:
+            raise _Reject(f"Dimension '{name}' appears more than once in {where}.")
+    return list(dims)
+
+
 def _merge_common(record: Mapping[str, Any], common: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The record with the common attributes filled in; the record's own values win."""
+    own = _dimension_list(record.get("Dimensions"), "the record")
     if not common:
-        return dict(record)
+        return {**record, "Dimensions": own}
     out = {k: v for k, v in common.items() if k != "Dimensions"}
     out.update({k: v for k, v in record.items() if k != "Dimensions"})
-    dims = {d["Name"]: d for d in common.get("Dimensions", [])}
-    for d in record.get("Dimensions", []):
-        dims[d["Name"]] = d
+    dims = {d.get("Name"): d for d in _dimension_list(common.get("Dimensions"), "CommonAttributes")}
+    for d in own:
+        dims[d.get("Name")] = d
     out["Dimensions"] = list(dims.values())
     return out
+
+
+def _int64(value: int, what: str) -> int:
+    if not INT64_NULL < value <= _INT64_MAX:
+        raise _Reject(f"{what} is out of range for a 64-bit nanosecond time.")
+    return value
 
 
 def _convert(value: Any, mtype: MeasureType, unit_ns: int, name: str) -> object:
@@ -88,7 +110,9 @@ def _convert(value: Any, mtype: MeasureType, unit_ns: int, name: str) -> object:
         if mtype is MeasureType.DOUBLE:
             f = float(value)
             if math.isnan(f) or math.isinf(f):
-                raise _Reject(f"Measure value of '{name}' is {value}; NaN and Infinity are invalid.")
+                raise _Reject(
+                    f"Measure value of '{name}' is {value}; NaN and Infinity are invalid."
+                )
             return f
         if mtype is MeasureType.BIGINT:
             i = int(value)
@@ -101,7 +125,7 @@ def _convert(value: Any, mtype: MeasureType, unit_ns: int, name: str) -> object:
                 raise _Reject(f"Measure value of '{name}' is {value!r}; BOOLEAN takes true/false.")
             return 1 if low == "true" else 0
         if mtype is MeasureType.TIMESTAMP:
-            return int(value) * unit_ns
+            return _int64(int(value) * unit_ns, f"Measure value of '{name}'")
         if len(value.encode()) > MAX_VARCHAR_BYTES:
             raise _Reject(f"Measure value of '{name}' exceeds {MAX_VARCHAR_BYTES} bytes.")
         return value
@@ -116,10 +140,13 @@ def _parse_one(rec: dict[str, Any]) -> tuple[dict[str, str], str, int, dict[str,
     unit_ns = TIME_UNITS[unit]
     if "Time" not in rec:
         raise _Reject("The record has no Time.")
+    raw_time = rec["Time"]
+    if isinstance(raw_time, bool) or not isinstance(raw_time, str | int | np.integer):
+        raise _Reject(f"Time {raw_time!r} is not an integer count of {unit}.")
     try:
-        t = int(rec["Time"]) * unit_ns
-    except (TypeError, ValueError) as e:
-        raise _Reject(f"Time {rec['Time']!r} is not an integer count of {unit}.") from e
+        t = _int64(int(raw_time) * unit_ns, f"Time {raw_time!r} ({unit})")
+    except ValueError as e:
+        raise _Reject(f"Time {raw_time!r} is not an integer count of {unit}.") from e
     dims_in = rec.get("Dimensions") or []
     if len(dims_in) > MAX_DIMENSIONS:
         raise _Reject(f"The record has {len(dims_in)} dimensions; the limit is {MAX_DIMENSIONS}.")
@@ -146,6 +173,8 @@ def _parse_one(rec: dict[str, Any]) -> tuple[dict[str, str], str, int, dict[str,
     values: dict[str, tuple] = {}
     if vtype == "MULTI":
         mvs = rec.get("MeasureValues") or []
+        if not isinstance(mvs, list | tuple) or not all(isinstance(mv, Mapping) for mv in mvs):
+            raise _Reject("MeasureValues must be a list of {'Name', 'Value', 'Type'} dicts.")
         if not mvs:
             raise _Reject("A MULTI record needs MeasureValues.")
         if len(mvs) > MAX_MEASURES_PER_RECORD:
@@ -171,10 +200,34 @@ def _parse_one(rec: dict[str, Any]) -> tuple[dict[str, str], str, int, dict[str,
         if "MeasureValue" not in rec:
             raise _Reject("The record has no MeasureValue.")
         values[single_measure_column(mt)] = (mt, _convert(rec["MeasureValue"], mt, unit_ns, mname))
+    clash = sorted(set(dims) & set(values))
+    if clash:
+        raise _Reject(f"'{clash[0]}' is both a dimension and a measure of the record.")
     version = rec.get("Version", 1)
     if not isinstance(version, int | np.integer) or isinstance(version, bool):
         raise _Reject(f"Version {version!r} must be an integer.")
+    if not 1 <= int(version) <= _INT64_MAX:
+        raise _Reject(f"Version {version} is invalid; it must be 1 or greater (and fit 64 bits).")
     return dims, mname, t, values, int(version)
+
+
+def _batch_conflict(
+    dims: dict[str, str],
+    values: dict[str, tuple],
+    dim_names: dict[str, None],
+    types: dict[str, MeasureType],
+) -> str | None:
+    """Why a record disagrees with the records accepted before it in the batch, or None."""
+    for k, (mt, _) in values.items():
+        have = types.get(k)
+        if have is not None and have is not mt:
+            return f"Measure '{k}' is {mt} here but {have} earlier in the batch."
+        if k in dim_names:
+            return f"'{k}' is a dimension earlier in the batch; it cannot also be a measure."
+    for d in dims:
+        if d in types:
+            return f"'{d}' is a measure earlier in the batch; it cannot also be a dimension."
+    return None
 
 
 def parse_records(
@@ -190,20 +243,22 @@ def parse_records(
             rows.append((i, *_parse_one(_merge_common(rec, common_attributes))))
         except _Reject as e:
             rejected.append(Rejection(i, str(e)))
-    # key table
-    dim_names: list[str] = []
+    # Names and types must agree across the batch: a later record that disagrees is rejected
+    # and contributes nothing (not even an empty column) to the batch's schema.
+    dim_names: dict[str, None] = {}
     types: dict[str, MeasureType] = {}
-    for i, dims, _, _, values, _ in rows:
-        for d in dims:
-            if d not in dim_names:
-                dim_names.append(d)
+    accepted = []
+    for row in rows:
+        i, dims, _, _, values, _ = row
+        why = _batch_conflict(dims, values, dim_names, types)
+        if why is not None:
+            rejected.append(Rejection(i, why))
+            continue
+        accepted.append(row)
+        dim_names.update(dict.fromkeys(dims))
         for k, (mt, _) in values.items():
-            if types.setdefault(k, mt) is not mt:
-                rejected.append(
-                    Rejection(i, f"Measure '{k}' is {mt} here but {types[k]} earlier in the batch.")
-                )
-    bad = {r.index for r in rejected}
-    rows = [r for r in rows if r[0] not in bad]
+            types.setdefault(k, mt)
+    rows = accepted
     key_index: dict[tuple, int] = {}
     series = np.empty(len(rows), np.int32)
     for j, (_, dims, mname, *_rest) in enumerate(rows):

@@ -27,6 +27,10 @@ from tsstore.model.names import validate_column_name
 __all__ = [
     "INT64_NULL",
     "MAX_DIMENSIONS",
+    "MAX_DIMENSION_VALUE_BYTES",
+    "MAX_MEASURES",
+    "MAX_MEASURES_PER_RECORD",
+    "MAX_VARCHAR_BYTES",
     "MeasureType",
     "TableSchema",
     "empty_column",
@@ -37,6 +41,11 @@ __all__ = [
 INT64_NULL = np.iinfo(np.int64).min
 MAX_DIMENSIONS = 128
 MAX_MEASURES = 1024
+#: Timestream's limits on one record: measures of a multi-measure record, bytes of a dimension
+#: value and of a VARCHAR measure value (UTF-8).
+MAX_MEASURES_PER_RECORD = 256
+MAX_DIMENSION_VALUE_BYTES = 2048
+MAX_VARCHAR_BYTES = 2048
 
 
 class MeasureType(StrEnum):
@@ -115,6 +124,7 @@ class TableSchema:
             A measure written with another type than the table holds, a name used both as a
             dimension and a measure, or more than 128 dimensions.
         """
+        dimensions = list(dict.fromkeys(dimensions))  # ordered, without repeats
         for name, mtype in measures.items():
             have = self.measures.get(name)
             if have is not None and have != mtype:
@@ -122,9 +132,11 @@ class TableSchema:
                     f"measure {name!r} is {have} in this table but the write has {mtype}; "
                     f"cast the column to {have} (types never change once written)"
                 )
-            if name in self.dimensions:
+            if name in self.dimensions or name in dimensions:
+                where = "this table" if name in self.dimensions else "this write"
                 raise ValidationError(
-                    f"{name!r} is a dimension of this table; it cannot also be a measure"
+                    f"{name!r} is a dimension of {where}; it cannot also be a measure: "
+                    "rename one of them"
                 )
         for name in dimensions:
             if name in self.measures:

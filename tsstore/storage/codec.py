@@ -17,8 +17,15 @@ __all__ = ["compact_keys", "points_from_arrow", "points_to_arrow"]
 def compact_keys(p: Points) -> Points:
     """The same points with ``keys`` reduced to the series they use (ids renumbered 0..k-1)."""
     if len(p) == 0:
-        return Points(p.keys.iloc[:0].reset_index(drop=True), p.series, p.time, p.columns,
-                      p.types, p.version, p.row)
+        return Points(
+            p.keys.iloc[:0].reset_index(drop=True),
+            p.series,
+            p.time,
+            p.columns,
+            p.types,
+            p.version,
+            p.row,
+        )
     uniq, inverse = np.unique(p.series, return_inverse=True)
     keys = p.keys.iloc[uniq].reset_index(drop=True)
     return Points(keys, inverse.astype(np.int32), p.time, p.columns, p.types, p.version, p.row)
@@ -51,8 +58,8 @@ def points_from_arrow(table: pa.Table, meta: dict[str, Any]) -> Points:
     columns = {}
     for name, mtype in types.items():
         col = table.column(f"m:{name}")
-        if mtype is MeasureType.VARCHAR:
-            columns[name] = np.array(col.to_pylist(), dtype=object)
+        if mtype is MeasureType.VARCHAR:  # str objects, None for null
+            columns[name] = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
         else:
             columns[name] = col.to_numpy()
     version = table.column("version").to_numpy() if "version" in table.column_names else None

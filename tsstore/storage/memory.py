@@ -12,8 +12,12 @@ the user as one such Dataset with the dimension values as ``series`` coordinates
 ``row_size`` count variable.
 
 A write appends one run (after sorting the batch); runs are merged size-tiered, like a binary
-counter, so a point is rewritten O(log n) times in all and never once per write. Rows replaced by
-a higher version are masked out of their run (``alive``) until the next merge drops them.
+counter, so a point is rewritten O(log n) times in all and never once per write. A merge is a
+linear merge of two sorted runs (each column written once, in place, no sort); runs stop growing
+at :attr:`MemoryTier.MAX_MERGE_ROWS` rows, past which a merge costs more than fewer runs save.
+Rows replaced by a higher version are masked out of their run (``alive``) until the next merge
+drops them. Resident memory is the raw columns plus 4 bytes per point for the series id (and 8
+for ``version`` where used): 1.05x the raw bytes of a fleet of 10 numeric measures.
 See ``docs/architecture.md`` for the measurements behind this choice.
 
 Thread safety: mutations run under the owning table's lock; readers take :meth:`view`, a
@@ -97,13 +101,34 @@ class SeriesRegistry:
         return np.flatnonzero(mask).astype(np.int32)
 
 
+#: Names of the structural variables of a run's Dataset and of :meth:`MemoryTier.to_xarray`.
+_RUN_VARIABLES = frozenset({"point", "series", "time", "version", "alive"})
+_CUBE_VARIABLES = frozenset({"point", "series", "time", "row_size", "series_index"})
+
+
+def _variable_names(names: Sequence[str], taken: frozenset[str]) -> dict[str, str]:
+    """A Dataset variable name for each measure or dimension name: the name itself, or the name
+    with ``_`` appended until it clashes neither with ``taken`` nor with another name."""
+    out: dict[str, str] = {}
+    used = set(taken) | set(names)
+    for name in names:
+        var = name
+        if var in taken:
+            while var in used:
+                var += "_"
+            used.add(var)
+        out[name] = var
+    return out
+
+
 def _run_dataset(p: Points, alive: np.ndarray | None = None) -> xr.Dataset:
     data = {
         "series": ("point", p.series),
         "time": ("point", p.time.view("datetime64[ns]")),
     }
+    names = _variable_names(list(p.columns), _RUN_VARIABLES)
     for k, v in p.columns.items():
-        data[k] = ("point", v)
+        data[names[k]] = ("point", v, {"measure_name": k} if names[k] != k else {})
     if p.version is not None:
         data["version"] = ("point", p.version)
     ds = xr.Dataset(data)
@@ -212,6 +237,13 @@ class MemoryTier:
     #: A run is merged into its predecessor while the predecessor is at most this many times
     #: bigger, keeping O(log n) runs.
     MERGE_RATIO = 2
+    #: Runs stop growing by merges at this many rows: a merge writes every row of both runs
+    #: into fresh memory, and past a few million rows that costs more than the reads gain from
+    #: fewer runs (readers and :meth:`candidates` skip runs by time range).
+    MAX_MERGE_ROWS = 1 << 22
+    #: A run whose replaced (masked) rows exceed this share of it is rewritten without them at
+    #: once, so that no run (even one past the merge cap) keeps many dead rows.
+    MAX_DEAD_SHARE = 0.25
 
     def __init__(self) -> None:
         self.registry = SeriesRegistry()
@@ -235,26 +267,34 @@ class MemoryTier:
         """The whole tier as one contiguous ragged Dataset (CF conventions, section 9.3.3).
 
         ``series`` coordinates carry the dimension values and ``measure_name``; ``row_size``
-        counts each series' points; ``time`` and the measures run along ``point``.
+        counts each series' points; ``time`` and the measures run along ``point``. A dimension
+        or measure named like a structural variable (``series``, ``point``, ``row_size``,
+        ``series_index``) gets ``_`` appended; ``attrs["renamed"]`` then maps the names.
+        BIGINT and BOOLEAN keep their null sentinels (see :mod:`tsstore.model.schema`).
         """
         view = self.view()
         pts = view.read()
         keys = view.keys
         counts = np.bincount(pts.series, minlength=len(keys)) if len(keys) else np.zeros(0, int)
+        names = _variable_names([*pts.columns, *keys.columns], _CUBE_VARIABLES)
+        renamed = {k: v for k, v in names.items() if k != v}
         ds = xr.Dataset(
             {
                 "row_size": ("series", counts.astype(np.int64), {"sample_dimension": "point"}),
                 "series_index": ("point", pts.series),
                 **{
-                    k: ("point", _to_xarray_values(v, pts.types[k])) for k, v in pts.columns.items()
+                    names[k]: ("point", _to_xarray_values(v, pts.types[k]))
+                    for k, v in pts.columns.items()
                 },
             },
             coords={
                 "series": np.arange(len(keys)),
                 "time": ("point", pts.time.view("datetime64[ns]")),
-                **{c: ("series", keys[c].to_numpy(dtype=object)) for c in keys.columns},
+                **{names[c]: ("series", keys[c].to_numpy(dtype=object)) for c in keys.columns},
             },
         )
+        if renamed:
+            ds.attrs["renamed"] = renamed
         ds.attrs["featureType"] = "timeSeries"
         ds.attrs["layout"] = "contiguous ragged array (CF 9.3.3), sorted by series then time"
         return ds
@@ -323,7 +363,7 @@ class MemoryTier:
 
         ``replaced`` indexes the candidates returned by :meth:`candidates` (with ``locs``).
         """
-        runs = list(self._runs)
+        runs: list[_Run] = list(self._runs)
         if replaced is not None and len(replaced) and locs:
             offsets = np.cumsum([0] + [len(p) for _, p in locs])
             for k, (ri, pos) in enumerate(locs):
@@ -332,7 +372,11 @@ class MemoryTier:
                     run = runs[ri]
                     alive = np.ones(len(run), bool) if run.alive is None else run.alive.copy()
                     alive[pos[hit - offsets[k]]] = False
-                    runs[ri] = _Run.build(run.points, alive)
+                    if len(run) - int(alive.sum()) > self.MAX_DEAD_SHARE * len(run):
+                        runs[ri] = _Run.build(run.points.take(alive))  # drop the dead rows now
+                    else:
+                        runs[ri] = _Run.build(run.points, alive)
+            runs = [r for r in runs if len(r)]
         if len(points):
             for k, t in points.types.items():
                 self.types.setdefault(k, t)
@@ -355,7 +399,11 @@ class MemoryTier:
             self.apply(points)
 
     def _merge_tail(self, runs: list[_Run]) -> list[_Run]:
-        while len(runs) >= 2 and len(runs[-2]) <= self.MERGE_RATIO * len(runs[-1]):
+        while (
+            len(runs) >= 2
+            and len(runs[-2]) <= self.MERGE_RATIO * len(runs[-1])
+            and runs[-2].live_rows + runs[-1].live_rows <= self.MAX_MERGE_ROWS
+        ):
             b, a = runs.pop(), runs.pop()
             runs.append(_Run.build(_merge(a, b)))
         return runs
@@ -391,7 +439,8 @@ class MemoryTier:
 
 
 def _merge(a: _Run, b: _Run) -> Points:
-    return Points.concat([a.live(), b.live()], keys=pd.DataFrame()).sorted()
+    """The live rows of two adjacent runs as one sorted run (a linear merge, no sort)."""
+    return Points.merge_sorted(a.live(), b.live(), keys=pd.DataFrame())
 
 
 def _to_xarray_values(values: np.ndarray, mtype: MeasureType) -> np.ndarray:
