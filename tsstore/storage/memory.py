@@ -321,6 +321,10 @@ class MemoryTier:
         """True when every point is newer than its series' newest stored point (no collisions)."""
         if not len(points):
             return True
+        if points.is_sorted():  # the first row of each series holds its oldest time
+            starts = _series_starts(points.series)
+            ids = points.series[starts]
+            return bool(np.all(points.time[starts] > self._series_tmax[ids]))
         first = np.full(len(self._series_tmax), np.iinfo(np.int64).max)
         np.minimum.at(first, points.series, points.time)
         return bool(np.all(first > self._series_tmax))
@@ -381,9 +385,14 @@ class MemoryTier:
             for k, t in points.types.items():
                 self.types.setdefault(k, t)
             p = points.sorted()
-            p = Points(pd.DataFrame(), p.series, p.time, p.columns, p.types, p.version)
+            # A run owns its arrays: never a view into the caller's DataFrame.
+            cols = {k: v if v.base is None else v.copy() for k, v in p.columns.items()}
+            p = Points(pd.DataFrame(), _owned(p.series), _owned(p.time), cols, p.types,
+                       None if p.version is None else _owned(p.version))
             runs.append(_Run.build(p))
-            np.maximum.at(self._series_tmax, p.series, p.time)
+            ends = np.append(_series_starts(p.series)[1:], len(p)) - 1  # newest row per series
+            ids = p.series[ends]
+            self._series_tmax[ids] = np.maximum(self._series_tmax[ids], p.time[ends])
             runs = self._merge_tail(runs)
         self._runs = tuple(runs)
 
@@ -436,6 +445,15 @@ class MemoryTier:
         self._runs = tuple(runs)
         # series_tmax stays an upper bound: append-only detection remains safe.
         return dropped
+
+
+def _series_starts(series: np.ndarray) -> np.ndarray:
+    """First row of each series in a series-sorted id array."""
+    return np.flatnonzero(np.concatenate([[True], series[1:] != series[:-1]]))
+
+
+def _owned(a: np.ndarray) -> np.ndarray:
+    return a if a.base is None else a.copy()
 
 
 def _merge(a: _Run, b: _Run) -> Points:

@@ -301,9 +301,10 @@ class Table:
                     points = points.take(~bad)
             # Names of dimensions come from the write; empty columns are not added.
             schema = self._entry.schema.extend(dimensions, dict(points.types))
+            # Register first so that the one sort orders rows by the memory tier's series ids.
+            points = self._memory.register(points)
             points, dup_rejected = resolve_duplicates(points)
             rejected += dup_rejected
-            points = self._memory.register(points)
 
             late_mask = points.time < self._watermark
             mem_pts = points.take(~late_mask) if late_mask.any() else points
