@@ -55,7 +55,13 @@ def test_write_then_read_round_trip(table):
     assert res.records_ingested == {"Total": len(df), "MemoryStore": len(df), "MagneticStore": 0}
     back = table.read()
     assert list(back.columns) == [
-        "device_id", "factory", "time", "temperature", "pressure", "vibration", "energy"
+        "device_id",
+        "factory",
+        "time",
+        "temperature",
+        "pressure",
+        "vibration",
+        "energy",
     ]
     assert len(back) == len(df)
     expected = df.sort_values(["device_id", "time"]).reset_index(drop=True)
@@ -66,14 +72,25 @@ def test_write_then_read_round_trip(table):
 
 def test_schema_inferred_and_extended(table):
     t0 = NOW - pd.Timedelta("1h")
-    table.write(pd.DataFrame({"time": [t0], "d": ["a"], "x": [1.5], "n": [3], "ok": [True],
-                              "s": ["hi"], "ts": [t0]}), dimensions=["d"])
-    table.write(pd.DataFrame({"time": [t0], "d": ["b"], "e": ["z"], "y": [2.0]}),
-                dimensions=["d", "e"])
+    table.write(
+        pd.DataFrame(
+            {"time": [t0], "d": ["a"], "x": [1.5], "n": [3], "ok": [True], "s": ["hi"], "ts": [t0]}
+        ),
+        dimensions=["d"],
+    )
+    table.write(
+        pd.DataFrame({"time": [t0], "d": ["b"], "e": ["z"], "y": [2.0]}), dimensions=["d", "e"]
+    )
     schema = table.describe()
     assert schema["dimensions"] == ["d", "e"]
-    assert schema["measures"] == {"x": "DOUBLE", "n": "BIGINT", "ok": "BOOLEAN",
-                                  "s": "VARCHAR", "ts": "TIMESTAMP", "y": "DOUBLE"}
+    assert schema["measures"] == {
+        "x": "DOUBLE",
+        "n": "BIGINT",
+        "ok": "BOOLEAN",
+        "s": "VARCHAR",
+        "ts": "TIMESTAMP",
+        "y": "DOUBLE",
+    }
     back = table.read()
     assert back.loc[0, "n"] == 3 and back.loc[0, "ok"] and back.loc[0, "s"] == "hi"
     assert back.loc[0, "ts"] == t0 and pd.isna(back.loc[0, "e"]) and pd.isna(back.loc[0, "y"])
@@ -149,8 +166,14 @@ def test_magnetic_store_writes_off_rejects_old_points(table):
     old = pd.DataFrame({"time": [NOW - pd.Timedelta("7h")], "d": ["a"], "x": [1.0]})
     with pytest.raises(ValidationError, match="magnetic_store_writes"):
         table.write(old, dimensions=["d"])
-    recs = [{"Dimensions": [{"Name": "d", "Value": "a"}], "MeasureName": "x",
-             "MeasureValue": "1", "Time": str(int((NOW - pd.Timedelta("7h")).value // 10**6))}]
+    recs = [
+        {
+            "Dimensions": [{"Name": "d", "Value": "a"}],
+            "MeasureName": "x",
+            "MeasureValue": "1",
+            "Time": str(int((NOW - pd.Timedelta("7h")).value // 10**6)),
+        }
+    ]
     res = table.write_records(recs)
     assert res.rejected_records[0]["RecordIndex"] == 0
     assert "ingestion window" in res.rejected_records[0]["Reason"]
@@ -163,19 +186,35 @@ def ms(ts: pd.Timestamp) -> str:
 def test_write_records_single_and_multi(table):
     t0 = NOW - pd.Timedelta("1h")
     recs = [
-        {"Dimensions": [{"Name": "device_id", "Value": "m-1"}], "MeasureName": "temperature",
-         "MeasureValue": "71.5", "MeasureValueType": "DOUBLE", "Time": ms(t0)},
-        {"Dimensions": [{"Name": "device_id", "Value": "m-1"}], "MeasureName": "status",
-         "MeasureValue": "ok", "MeasureValueType": "VARCHAR", "Time": ms(t0)},
-        {"Dimensions": [{"Name": "device_id", "Value": "m-2"}], "MeasureName": "metrics",
-         "MeasureValueType": "MULTI", "Time": ms(t0),
-         "MeasureValues": [{"Name": "pressure", "Value": "101", "Type": "DOUBLE"},
-                           {"Name": "cycles", "Value": "7", "Type": "BIGINT"}]},
-        {"MeasureName": "bad", "MeasureValue": "x", "MeasureValueType": "DOUBLE",
-         "Time": ms(t0)},
+        {
+            "Dimensions": [{"Name": "device_id", "Value": "m-1"}],
+            "MeasureName": "temperature",
+            "MeasureValue": "71.5",
+            "MeasureValueType": "DOUBLE",
+            "Time": ms(t0),
+        },
+        {
+            "Dimensions": [{"Name": "device_id", "Value": "m-1"}],
+            "MeasureName": "status",
+            "MeasureValue": "ok",
+            "MeasureValueType": "VARCHAR",
+            "Time": ms(t0),
+        },
+        {
+            "Dimensions": [{"Name": "device_id", "Value": "m-2"}],
+            "MeasureName": "metrics",
+            "MeasureValueType": "MULTI",
+            "Time": ms(t0),
+            "MeasureValues": [
+                {"Name": "pressure", "Value": "101", "Type": "DOUBLE"},
+                {"Name": "cycles", "Value": "7", "Type": "BIGINT"},
+            ],
+        },
+        {"MeasureName": "bad", "MeasureValue": "x", "MeasureValueType": "DOUBLE", "Time": ms(t0)},
     ]
-    res = table.write_records(recs, common_attributes={"Dimensions": [{"Name": "factory",
-                                                                         "Value": "f-1"}]})
+    res = table.write_records(
+        recs, common_attributes={"Dimensions": [{"Name": "factory", "Value": "f-1"}]}
+    )
     assert res.records_ingested["Total"] == 3
     assert [r["RecordIndex"] for r in res.rejected_records] == [3]
     back = table.read()
@@ -193,8 +232,12 @@ def test_upsert_rules(table):
     t0 = NOW - pd.Timedelta("1h")
 
     def rec(value: str, version: int | None = None) -> dict:
-        r = {"Dimensions": [{"Name": "d", "Value": "a"}], "MeasureName": "x",
-             "MeasureValue": value, "Time": ms(t0)}
+        r = {
+            "Dimensions": [{"Name": "d", "Value": "a"}],
+            "MeasureName": "x",
+            "MeasureValue": value,
+            "Time": ms(t0),
+        }
         if version is not None:
             r["Version"] = version
         return r
@@ -240,8 +283,10 @@ def test_lifecycle_moves_points_exactly_once(table, clock):
     # A read spanning the watermark combines both tiers.
     wm = d["watermark"]
     span = table.read((wm - pd.Timedelta("1h"), wm + pd.Timedelta("1h")))
-    assert len(span) == ((df["time"] >= wm - pd.Timedelta("1h"))
-                         & (df["time"] < wm + pd.Timedelta("1h"))).sum()
+    assert (
+        len(span)
+        == ((df["time"] >= wm - pd.Timedelta("1h")) & (df["time"] < wm + pd.Timedelta("1h"))).sum()
+    )
     # Data past magnetic retention are deleted.
     clock.t = NOW + pd.Timedelta("31d")
     res = table.run_lifecycle()
@@ -316,14 +361,18 @@ def batches(draw):
     devices = draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), min_size=n, max_size=n))
     offs = draw(st.lists(st.integers(0, 20 * 3600), min_size=n, max_size=n))
     vals = draw(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=n, max_size=n))
-    return pd.DataFrame({
-        "time": [NOW - pd.Timedelta(seconds=o) for o in offs],
-        "device_id": devices,
-        "x": vals,
-    })
+    return pd.DataFrame(
+        {
+            "time": [NOW - pd.Timedelta(seconds=o) for o in offs],
+            "device_id": devices,
+            "x": vals,
+        }
+    )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(parts=st.lists(batches(), min_size=1, max_size=4), migrate=st.booleans())
 def test_property_written_points_read_back(tmp_path_factory, parts, migrate):
     """Any valid batches written (then maybe migrated) read back as the same set of points."""

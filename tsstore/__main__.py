@@ -22,13 +22,17 @@ def demo(path: str, *, machines: int = 100, fresh: bool = True) -> int:
         shutil.rmtree(path)
     start = pd.Timestamp("2024-06-01", tz="UTC")
     now = {"t": start}
-    store = tsstore.connect(path, clock=lambda: now["t"], lifecycle_interval=None,
-                            database="industrial_monitoring_db")
+    store = tsstore.connect(
+        path, clock=lambda: now["t"], lifecycle_interval=None, database="industrial_monitoring_db"
+    )
     db = store.create_database("industrial_monitoring_db", exist_ok=True)
-    table = db.create_table("machine_metrics", memory_retention="6h",
-                            magnetic_retention="3650d", exist_ok=True)
-    print(f"store {store.root}: writing one day of {machines} machines, 10 s interval, "
-          "hour by hour on a simulated clock")
+    table = db.create_table(
+        "machine_metrics", memory_retention="6h", magnetic_retention="3650d", exist_ok=True
+    )
+    print(
+        f"store {store.root}: writing one day of {machines} machines, 10 s interval, "
+        "hour by hour on a simulated clock"
+    )
     t0 = time.perf_counter()
     rows = 0
     moved = 0
@@ -41,15 +45,20 @@ def demo(path: str, *, machines: int = 100, fresh: bool = True) -> int:
             moved += r["migrated"]
     elapsed = time.perf_counter() - t0
     d = table.describe()
-    print(f"ingested {rows:,} rows in {elapsed:.1f} s ({rows / elapsed:,.0f} rows/s incl. "
-          f"{moved:,} rows migrated)")
+    print(
+        f"ingested {rows:,} rows in {elapsed:.1f} s ({rows / elapsed:,.0f} rows/s incl. "
+        f"{moved:,} rows migrated)"
+    )
     print(f"memory tier:   {d['memory_rows']:>10,} rows  {d['memory_bytes'] / 1e6:8.1f} MB")
-    print(f"magnetic tier: {d['magnetic_rows']:>10,} rows  {d['magnetic_bytes'] / 1e6:8.1f} MB  "
-          f"({d['magnetic_bytes'] / max(d['magnetic_rows'] * 4, 1):.2f} bytes/value)")
-    print(f"watermark {d['watermark']}, {d['series']} series, "
-          f"{d['time_min']} .. {d['time_max']}")
-    back = table.read((start + pd.Timedelta(hours=17), start + pd.Timedelta(hours=19)),
-                      where={"device_id": ["m-0001"]})
+    print(
+        f"magnetic tier: {d['magnetic_rows']:>10,} rows  {d['magnetic_bytes'] / 1e6:8.1f} MB  "
+        f"({d['magnetic_bytes'] / max(d['magnetic_rows'] * 4, 1):.2f} bytes/value)"
+    )
+    print(f"watermark {d['watermark']}, {d['series']} series, {d['time_min']} .. {d['time_max']}")
+    back = table.read(
+        (start + pd.Timedelta(hours=17), start + pd.Timedelta(hours=19)),
+        where={"device_id": ["m-0001"]},
+    )
     print("read back m-0001 from 17:00 to 19:00 (spans both tiers):")
     print(back.head(3).to_string(index=False))
     print(f"... {len(back)} rows")

@@ -45,7 +45,9 @@ def factory_fleet(
         ``vibration``, ``energy``; ordered by time.
     """
     rng = np.random.default_rng(seed)
-    t0 = pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None else pd.Timestamp(start)
+    t0 = (
+        pd.Timestamp(start, tz="UTC") if pd.Timestamp(start).tzinfo is None else pd.Timestamp(start)
+    )
     t1 = pd.Timestamp(end, tz="UTC") if pd.Timestamp(end).tzinfo is None else pd.Timestamp(end)
     step = pd.Timedelta(interval).value
     n = int((t1 - t0).value // step)

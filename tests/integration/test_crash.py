@@ -27,7 +27,9 @@ def run_until_killed(store: Path, start: int, delay: float) -> list[int]:
     """Start a writer at batch ``start``, SIGKILL it after ``delay`` s; return acked batches."""
     proc = subprocess.Popen(
         [sys.executable, str(CHILD), str(store), "--start", str(start)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     acked: list[int] = []
@@ -45,7 +47,9 @@ def run_until_killed(store: Path, start: int, delay: float) -> list[int]:
     deadline = time.monotonic() + 60
     while not any(x.startswith("READY") for x in lines):
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"writer did not start: {proc.stderr.read() if proc.stderr else ''}")
+            raise AssertionError(
+                f"writer did not start: {proc.stderr.read() if proc.stderr else ''}"
+            )
         time.sleep(0.01)
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
@@ -86,7 +90,9 @@ def test_reader_process_sees_consistent_data_while_migrations_commit(tmp_path):
     store = tmp_path / "store"
     writer = subprocess.Popen(
         [sys.executable, str(CHILD), str(store), "--count", "400", "--lifecycle-every", "2"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert writer.stdout is not None
     assert writer.stdout.readline().startswith("READY")
@@ -97,7 +103,8 @@ import tsstore
 from tsstore.errors import NotFoundError
 sys.path.insert(0, {str(CHILD.parent)!r})
 from writer_child import ROWS
-store = tsstore.connect({str(store)!r}, read_only=True, clock=lambda: pd.Timestamp("2100-01-01", tz="UTC"))
+far = pd.Timestamp("2100-01-01", tz="UTC")
+store = tsstore.connect({str(store)!r}, read_only=True, clock=lambda: far)
 seen = set()
 reads = 0
 deadline = time.monotonic() + 12
@@ -115,8 +122,9 @@ while time.monotonic() < deadline:
     reads += 1
 print("READS", reads, "BATCHES", len(seen))
 """
-    reader = subprocess.run([sys.executable, "-c", reader_code], capture_output=True, text=True,
-                            timeout=120)
+    reader = subprocess.run(
+        [sys.executable, "-c", reader_code], capture_output=True, text=True, timeout=120
+    )
     writer.kill()
     writer.wait()
     assert reader.returncode == 0, reader.stderr[-3000:]

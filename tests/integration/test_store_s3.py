@@ -30,8 +30,11 @@ def s3() -> Iterator[dict]:
         host, port = server.get_host_and_port()
         endpoint = f"http://{host}:{port}"
         boto3.client(
-            "s3", endpoint_url=endpoint, aws_access_key_id="testing",
-            aws_secret_access_key="testing", region_name="us-east-1",
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
         ).create_bucket(Bucket=BUCKET)
         yield {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
     finally:
@@ -42,27 +45,51 @@ def test_store_on_s3_round_trip(s3, tmp_path):
     url = f"s3://{BUCKET}/{uuid.uuid4().hex}"
     now = {"t": NOW}
     df = factory_fleet(NOW - pd.Timedelta("10h"), NOW, machines=4, interval="60s")
-    with tsstore.connect(url, storage_options=s3, clock=lambda: now["t"],
-                         lifecycle_interval=None, wal_dir=tmp_path / "wal") as store:
+    with tsstore.connect(
+        url,
+        storage_options=s3,
+        clock=lambda: now["t"],
+        lifecycle_interval=None,
+        wal_dir=tmp_path / "wal",
+    ) as store:
         db = store.create_database("iot")
         table = db.create_table("metrics", memory_retention="6h")
         table.write(df, dimensions=["device_id", "factory"])
         moved = store.run_lifecycle()[0]["migrated"]
         assert moved > 0
-        late = pd.DataFrame({"time": [NOW - pd.Timedelta("3d")], "device_id": ["m-0000"],
-                             "factory": ["f-0"], "temperature": [1.0]})
-        assert table.write(late, dimensions=["device_id", "factory"]).records_ingested[
-            "MagneticStore"] == 1
+        late = pd.DataFrame(
+            {
+                "time": [NOW - pd.Timedelta("3d")],
+                "device_id": ["m-0000"],
+                "factory": ["f-0"],
+                "temperature": [1.0],
+            }
+        )
+        assert (
+            table.write(late, dimensions=["device_id", "factory"]).records_ingested["MagneticStore"]
+            == 1
+        )
         assert len(table.read()) == len(df) + 1
     # The catalog and magnetic tier are in the bucket; the log is local.
-    keys = [o["Key"] for o in boto3.client(
-        "s3", endpoint_url=s3["endpoint_url"], aws_access_key_id="testing",
-        aws_secret_access_key="testing", region_name="us-east-1",
-    ).list_objects_v2(Bucket=BUCKET, Prefix=url.split("/", 3)[3])["Contents"]]
+    keys = [
+        o["Key"]
+        for o in boto3.client(
+            "s3",
+            endpoint_url=s3["endpoint_url"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            region_name="us-east-1",
+        ).list_objects_v2(Bucket=BUCKET, Prefix=url.split("/", 3)[3])["Contents"]
+    ]
     assert any(k.endswith("catalog.json") for k in keys)
     assert any("/tables/" in k for k in keys)
-    with tsstore.connect(url, storage_options=s3, clock=lambda: now["t"],
-                         lifecycle_interval=None, wal_dir=tmp_path / "wal") as store:
+    with tsstore.connect(
+        url,
+        storage_options=s3,
+        clock=lambda: now["t"],
+        lifecycle_interval=None,
+        wal_dir=tmp_path / "wal",
+    ) as store:
         table = store.table("iot.metrics")
         d = table.describe()
         assert d["magnetic_rows"] == moved + 1

@@ -387,8 +387,14 @@ class MemoryTier:
             p = points.sorted()
             # A run owns its arrays: never a view into the caller's DataFrame.
             cols = {k: v if v.base is None else v.copy() for k, v in p.columns.items()}
-            p = Points(pd.DataFrame(), _owned(p.series), _owned(p.time), cols, p.types,
-                       None if p.version is None else _owned(p.version))
+            p = Points(
+                pd.DataFrame(),
+                _owned(p.series),
+                _owned(p.time),
+                cols,
+                p.types,
+                None if p.version is None else _owned(p.version),
+            )
             runs.append(_Run.build(p))
             ends = np.append(_series_starts(p.series)[1:], len(p)) - 1  # newest row per series
             ids = p.series[ends]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import contextlib
 import difflib
 import hashlib
 import os
@@ -85,8 +86,11 @@ class Database:
             Return the existing table instead of raising :class:`AlreadyExistsError`.
         """
         return self._store._create_table(
-            self.name, name, Retention.parse(memory_retention, magnetic_retention),
-            magnetic_store_writes, exist_ok,
+            self.name,
+            name,
+            Retention.parse(memory_retention, magnetic_retention),
+            magnetic_store_writes,
+            exist_ok,
         )
 
     def table(self, name: str) -> Table:
@@ -206,8 +210,12 @@ class Store:
         wal_dir = self._wal_root / entry.id
         wal = WriteAheadLog(wal_dir, readonly=self.read_only)
         return Table(
-            entry, magnetic=magnetic, wal=wal, clock=self.clock,
-            save_entry=None if self.read_only else self._save_entry, read_only=self.read_only,
+            entry,
+            magnetic=magnetic,
+            wal=wal,
+            clock=self.clock,
+            save_entry=None if self.read_only else self._save_entry,
+            read_only=self.read_only,
         )
 
     def _save_entry(self, entry: TableEntry) -> None:
@@ -287,9 +295,7 @@ class Store:
             raise NotFoundError(f"database {db!r} does not exist{_nearest(db, list(dbs))}")
         entry = dbs[db].get(name)
         if entry is None:
-            raise NotFoundError(
-                f"table {db}.{name} does not exist{_nearest(name, list(dbs[db]))}"
-            )
+            raise NotFoundError(f"table {db}.{name} does not exist{_nearest(name, list(dbs[db]))}")
         with self._lock:
             table = self._tables.get(entry.id)
             if table is None:
@@ -372,10 +378,8 @@ class Store:
     def _finalize(tables: dict[str, Table], stop: threading.Event) -> None:
         stop.set()
         for t in list(tables.values()):
-            try:
+            with contextlib.suppress(Exception):  # at exit: close what can be closed
                 t.close()
-            except Exception:
-                pass
         tables.clear()
 
     def close(self) -> None:
@@ -440,6 +444,11 @@ def connect(
     >>> store.close()
     """
     return Store(
-        url, storage_options=storage_options, clock=clock, database=database,
-        read_only=read_only, lifecycle_interval=lifecycle_interval, wal_dir=wal_dir,
+        url,
+        storage_options=storage_options,
+        clock=clock,
+        database=database,
+        read_only=read_only,
+        lifecycle_interval=lifecycle_interval,
+        wal_dir=wal_dir,
     )

@@ -48,6 +48,7 @@ SNAPSHOT_RETENTION = pd.Timedelta(days=7)
 #: ... and expired, with garbage collection, at most this often.
 MAINTAIN_EVERY = pd.Timedelta(hours=1)
 
+
 @dataclass(frozen=True, slots=True)
 class WriteResult:
     """What a write stored, shaped like the response of Timestream's ``WriteRecords``.
@@ -205,8 +206,12 @@ class Table:
         """
         self._check_writable()
         points = points_from_frame(
-            df, dimensions=dimensions, time=time, measure_name=measure_name,
-            measures=measures, version=version,
+            df,
+            dimensions=dimensions,
+            time=time,
+            measure_name=measure_name,
+            measures=measures,
+            version=version,
         )
         return self._ingest(points, [], strict=True, dimensions=list(dimensions))
 
@@ -256,8 +261,10 @@ class Table:
             low = memory_floor
         lo = pd.Timestamp(low, tz="UTC").isoformat()
         hi = (now + FUTURE_WINDOW).isoformat()
-        reason = f"The record timestamp is outside the time range [{lo}, {hi}) of the data " \
-                 "ingestion window."
+        reason = (
+            f"The record timestamp is outside the time range [{lo}, {hi}) of the data "
+            "ingestion window."
+        )
         if not self._entry.magnetic_store_writes:
             reason += " Enable magnetic_store_writes on the table to write older data."
         return ~(future | old), [reason]
@@ -322,14 +329,18 @@ class Table:
             if schema is not self._entry.schema:
                 self._update_entry(schema=schema)
             n_late = 0 if late_insert is None else len(late_insert)
-            accepted = plan.insert if late_insert is None else Points.concat(
-                [late_insert, plan.insert], keys=self._memory.registry.frame
+            accepted = (
+                plan.insert
+                if late_insert is None
+                else Points.concat([late_insert, plan.insert], keys=self._memory.registry.frame)
             )
             if len(accepted):
                 table, meta = points_to_arrow(accepted)
                 meta["late"] = n_late
                 lsn = self._wal.append(
-                    table, meta, min_time=int(accepted.time.min()),
+                    table,
+                    meta,
+                    min_time=int(accepted.time.min()),
                     max_time=int(accepted.time.max()),
                 )
                 self._replayed_lsn = lsn
@@ -357,8 +368,9 @@ class Table:
         )
         return self._memory.register(stored)
 
-    def _write_magnetic(self, points: Points, *, kind: str, lsn: int | None = None,
-                        watermark: int | None = None) -> None:
+    def _write_magnetic(
+        self, points: Points, *, kind: str, lsn: int | None = None, watermark: int | None = None
+    ) -> None:
         batch = None if lsn is None else f"lsn:{lsn}"
         self._magnetic.write(compact_keys(points), watermark=watermark, kind=kind, batch_id=batch)
         if lsn is not None:
@@ -420,23 +432,33 @@ class Table:
         start = floor if start is None else max(start, floor)
         self.refresh()
         with self._lock:
-            snap = self._magnetic.snapshot(as_of) if as_of is not None else (
-                self._magnetic.snapshot()
+            snap = (
+                self._magnetic.snapshot(as_of) if as_of is not None else (self._magnetic.snapshot())
             )
             view = None if as_of is not None else self._memory.view()
             series = self._memory.registry.select(where_l)
-        mag = snap.read(time_range=(start, end), where=where_l or None,
-                        measures=list(measures) if measures is not None else None)
+        mag = snap.read(
+            time_range=(start, end),
+            where=where_l or None,
+            measures=list(measures) if measures is not None else None,
+        )
         parts = [mag]
         if view is not None:
             lo = snap.watermark if start is None else max(start, snap.watermark)
             parts.append(view.read(time_range=(lo, end), series=series, measures=measures))
         keys = view.keys if view is not None else mag.keys
-        merged = Points.concat([p.remap(keys) if p.keys is not keys else p for p in parts
-                                if len(p)], keys=None)
+        merged = Points.concat(
+            [p.remap(keys) if p.keys is not keys else p for p in parts if len(p)], keys=None
+        )
         if not len(merged):
-            return Points.empty(keys, {m: t for m, t in self._entry.schema.measures.items()
-                                      if measures is None or m in measures})
+            return Points.empty(
+                keys,
+                {
+                    m: t
+                    for m, t in self._entry.schema.measures.items()
+                    if measures is None or m in measures
+                },
+            )
         return merged
 
     def read(
@@ -489,8 +511,12 @@ class Table:
         dims = [d for d in self._entry.schema.dimensions if d in df.columns]
         keys = dims + ([MEASURE_NAME] if MEASURE_NAME in df.columns else [])
         values = [c for c in df.columns if c not in (*keys, "time")]
-        numeric = [c for c in values if pd.api.types.is_numeric_dtype(df[c].dtype)
-                   and not pd.api.types.is_bool_dtype(df[c].dtype)]
+        numeric = [
+            c
+            for c in values
+            if pd.api.types.is_numeric_dtype(df[c].dtype)
+            and not pd.api.types.is_bool_dtype(df[c].dtype)
+        ]
         df = df.assign(time=df["time"].dt.floor(step))
         grid = df.groupby([*keys, "time"], sort=True, dropna=False)[numeric].agg(agg)
         grid = grid.astype("float64")
@@ -498,8 +524,9 @@ class Table:
         times = pd.date_range(df["time"].min(), df["time"].max(), freq=step) if len(df) else []
         full = pd.MultiIndex.from_product([range(len(series)), times], names=["series", "time"])
         code = series.get_indexer(grid.index.droplevel("time"))
-        grid.index = pd.MultiIndex.from_arrays([code, grid.index.get_level_values("time")],
-                                               names=["series", "time"])
+        grid.index = pd.MultiIndex.from_arrays(
+            [code, grid.index.get_level_values("time")], names=["series", "time"]
+        )
         ds = grid.reindex(full).to_xarray()
         for i, k in enumerate(keys):
             ds = ds.assign_coords({k: ("series", series.get_level_values(i).to_numpy(object))})
@@ -598,8 +625,9 @@ class Table:
             self._maybe_maintain()
             if self._bytes_ingested != self._entry.bytes_ingested:
                 self._update_entry(bytes_ingested=self._bytes_ingested)
-            return LifecycleResult(self.full_name, moved, deleted,
-                                   pd.Timestamp(self._watermark, tz="UTC"), compacted)
+            return LifecycleResult(
+                self.full_name, moved, deleted, pd.Timestamp(self._watermark, tz="UTC"), compacted
+            )
 
     def _maybe_maintain(self) -> None:
         """Expire old snapshots and collect garbage, at most once per MAINTAIN_EVERY (wall time:
