@@ -114,7 +114,7 @@ def make(series, time, x, *, version=None, keys=None):
 
 def test_replace_masks_the_stored_row_until_a_merge_drops_it():
     tier = MemoryTier()
-    tier.MERGE_RATIO = 0  # never merge on write: keep runs apart
+    tier.MERGE_FANIN = 10**9  # never merge on write: keep runs apart
     write(tier, make([0, 0, 0, 0, 1, 1, 1, 1], range(8), np.arange(8.0)))
     assert write(tier, make([0], [1], [5.0], version=[2])) == []
     runs = tier.view().runs
@@ -130,7 +130,7 @@ def test_replace_masks_the_stored_row_until_a_merge_drops_it():
 
 def test_runs_with_many_replaced_rows_are_rewritten_at_once():
     tier = MemoryTier()
-    tier.MERGE_RATIO = 0
+    tier.MERGE_FANIN = 10**9
     write(tier, make([0, 0, 0, 0, 1, 1, 1, 1], range(8), np.arange(8.0)))
     write(tier, make([0, 1], [1, 5], [5.0, 6.0], version=[2, 2]))  # 2 of 8: masked
     assert tier.view().runs[0].alive is not None
@@ -159,7 +159,7 @@ def test_size_tiered_merges_keep_few_runs_and_the_cap_stops_them():
     for i in range(64):
         write(tier, make([0, 1, 2], [i, i, i], [i, i, i]))
     sizes = [len(r) for r in tier.view().runs]
-    assert sum(sizes) == 192 and len(sizes) <= 7  # a binary counter: O(log n) runs
+    assert sum(sizes) == 192 and len(sizes) <= 7  # a base-8 counter: O(log n) runs
     assert sizes == sorted(sizes, reverse=True)
     capped = MemoryTier()
     capped.MAX_MERGE_ROWS = 12
@@ -202,7 +202,7 @@ def test_register_widens_the_registry_for_new_dimensions():
 
 def test_read_filters_time_series_and_measures():
     tier = MemoryTier()
-    tier.MERGE_RATIO = 0
+    tier.MERGE_FANIN = 10**9
     write(tier, make([0, 1, 2], [10, 20, 30], [1.0, 2.0, 3.0]))
     write(tier, make([0, 1, 2], [40, 50, 60], [4.0, 5.0, 6.0]))
     view = tier.view()
@@ -236,7 +236,7 @@ def test_upsert_replaces_regardless_of_version():
 
 def test_to_xarray_is_a_contiguous_ragged_array():
     tier = MemoryTier()
-    tier.MERGE_RATIO = 0
+    tier.MERGE_FANIN = 10**9
     keys = keys_frame({"d": ["a", "b"], MEASURE_NAME: ["m", "m"]})
     pts = Points(
         keys,

@@ -72,6 +72,10 @@ def _datetimes_to_ns(s: pd.Series, what: str) -> np.ndarray:
     Times that nanoseconds cannot hold (before 1677-09-22 or after 2262-04-11) are refused,
     never wrapped around.
     """
+    if isinstance(s.dtype, pd.DatetimeTZDtype) and s.dtype.unit == "ns":
+        return s.array.asi8  # UTC nanoseconds already: a view, no conversion
+    if s.dtype == np.dtype("datetime64[ns]"):
+        return s.to_numpy().view(np.int64)
     try:
         if isinstance(s.dtype, pd.ArrowDtype):
             s = s.astype(_arrow_to_pandas_dtype(s.dtype))
@@ -265,9 +269,30 @@ def _raise_missing_dimension(df: pd.DataFrame, d: str, pos: int) -> None:
     )
 
 
+def _factorize_objects(s: pd.Series) -> tuple[np.ndarray, object]:
+    """``pd.factorize`` of a column, hashing object pointers first when that is cheaper.
+
+    Rows of a dimension column usually share a few string objects (a DataFrame built from
+    per-host values): factorizing the pointers as integers is several times faster than hashing
+    strings, and the few distinct objects are then factorized by value (equal strings in
+    distinct objects become one code). Columns of mostly distinct objects (read from a file)
+    take the plain path.
+    """
+    vals = s.to_numpy(dtype=object) if s.dtype == object else None
+    ptr = _pointers(vals) if vals is not None else None
+    if ptr is not None and len(ptr) >= 1024:
+        pcodes, pfirst = pd.factorize(ptr)
+        if len(pfirst) * 16 <= len(ptr):
+            first = _first_rows(pcodes)
+            objs = vals[first]
+            codes, uniques = pd.factorize(objs, use_na_sentinel=True)
+            return codes[pcodes], uniques
+    return pd.factorize(s, use_na_sentinel=True)
+
+
 def _dimension_codes(df: pd.DataFrame, col: str) -> tuple[np.ndarray, list[str]]:
     """Codes (0..k-1, in order of first appearance) and distinct stored values of a column."""
-    raw, uniques = pd.factorize(df[col], use_na_sentinel=True)
+    raw, uniques = _factorize_objects(df[col])
     strings = _dimension_values(df, col, raw, uniques)
     codes, values = pd.factorize(np.asarray(strings, dtype=object))
     if len(values) == len(strings):  # no two raw values share a string: codes are raw
@@ -494,6 +519,10 @@ def _check_measure_counts(
     """Every row carries 1 to 256 measure values (a multi-measure record's limits)."""
     if not len(df):
         return
+    if len(columns) <= MAX_MEASURES_PER_RECORD and any(
+        not null_mask(v, types[m]).any() for m, v in columns.items()
+    ):
+        return  # a column with a value in every row: no row is empty, none can be too full
     count = np.zeros(len(df), dtype=np.int32)
     for m, values in columns.items():
         count += ~null_mask(values, types[m])

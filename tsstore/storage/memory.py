@@ -11,10 +11,12 @@ padding and no union-of-timestamps grid. :meth:`MemoryTier.to_xarray` hands the 
 the user as one such Dataset with the dimension values as ``series`` coordinates and the CF
 ``row_size`` count variable.
 
-A write appends one run (after sorting the batch); runs are merged size-tiered, like a binary
-counter, so a point is rewritten O(log n) times in all and never once per write. A merge is a
-linear merge of two sorted runs (each column written once, in place, no sort); runs stop growing
-at :attr:`MemoryTier.MAX_MERGE_ROWS` rows, past which a merge costs more than fewer runs save.
+A write appends one run (after sorting the batch) at level 0; runs are merged tiered, like a
+base-``MERGE_FANIN`` counter: when the newest ``MERGE_FANIN`` runs share a level they become one
+run of the next level. A point is rewritten log_8(n) times in all, never once per write, and
+the tier keeps at most 7 runs per level. A merge is one stable sort of the concatenated runs
+(timsort finds the sorted runs and merges them); runs stop growing at
+:attr:`MemoryTier.MAX_MERGE_ROWS` rows, past which a merge costs more than fewer runs save.
 Rows replaced by a higher version are masked out of their run (``alive``) until the next merge
 drops them. Resident memory is the raw columns plus 4 bytes per point for the series id (and 8
 for ``version`` where used): 1.05x the raw bytes of a fleet of 10 numeric measures.
@@ -26,6 +28,7 @@ consistent list of immutable runs, and never block writers.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -60,9 +63,11 @@ class SeriesRegistry:
             self._rows = [self._widen(r, new_cols) for r in self._rows]
             self._index = {r: i for i, r in enumerate(self._rows)}
             self._frame = None
-        aligned = keys.reindex(columns=self.columns)
         out = np.empty(len(keys), dtype=np.int32)
-        cols = [aligned[c].to_numpy(dtype=object) for c in self.columns]
+        absent = [None] * len(keys)
+        cols = [
+            keys[c].to_numpy(dtype=object) if c in keys.columns else absent for c in self.columns
+        ]
         for i, row in enumerate(zip(*cols, strict=True)):
             key = tuple(None if (v is None or v != v) else v for v in row)
             sid = self._index.get(key)
@@ -147,14 +152,15 @@ class _Run:
     alive: np.ndarray | None
     tmin: int
     tmax: int
+    level: int = 0
 
     @classmethod
-    def build(cls, p: Points, alive: np.ndarray | None = None) -> _Run:
+    def build(cls, p: Points, alive: np.ndarray | None = None, level: int = 0) -> _Run:
         if alive is not None and alive.all():
             alive = None
         tmin = int(p.time.min()) if len(p) else 0
         tmax = int(p.time.max()) if len(p) else 0
-        return cls(_run_dataset(p, alive), p, alive, tmin, tmax)
+        return cls(_run_dataset(p, alive), p, alive, tmin, tmax, level)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -236,7 +242,7 @@ class MemoryTier:
 
     #: A run is merged into its predecessor while the predecessor is at most this many times
     #: bigger, keeping O(log n) runs.
-    MERGE_RATIO = 2
+    MERGE_FANIN = 8
     #: Runs stop growing by merges at this many rows: a merge writes every row of both runs
     #: into fresh memory, and past a few million rows that costs more than the reads gain from
     #: fewer runs (readers and :meth:`candidates` skip runs by time range).
@@ -316,6 +322,10 @@ class MemoryTier:
             points.version,
             points.row,
         )
+
+    def newest(self, ids: np.ndarray) -> np.ndarray:
+        """Upper bounds of the newest stored time of the series ``ids`` (registered ids)."""
+        return self._series_tmax[ids]
 
     def is_append_only(self, points: Points) -> bool:
         """True when every point is newer than its series' newest stored point (no collisions)."""
@@ -414,13 +424,19 @@ class MemoryTier:
             self.apply(points)
 
     def _merge_tail(self, runs: list[_Run]) -> list[_Run]:
-        while (
-            len(runs) >= 2
-            and len(runs[-2]) <= self.MERGE_RATIO * len(runs[-1])
-            and runs[-2].live_rows + runs[-1].live_rows <= self.MAX_MERGE_ROWS
-        ):
-            b, a = runs.pop(), runs.pop()
-            runs.append(_Run.build(_merge(a, b)))
+        fanin = self.MERGE_FANIN
+        while len(runs) >= fanin:
+            tail = runs[-fanin:]
+            level = tail[0].level
+            if any(r.level != level for r in tail):
+                break
+            if sum(r.live_rows for r in tail) > self.MAX_MERGE_ROWS:
+                # Too big to merge: these runs stay as they are, out of the counter.
+                runs[-fanin:] = [dataclasses.replace(r, level=_CAPPED) for r in tail]
+                break
+            # The runs are sorted: a stable sort of their concatenation (timsort) merges them.
+            merged = Points.concat([r.live() for r in tail], keys=pd.DataFrame()).sorted()
+            runs[-fanin:] = [_Run.build(merged, level=level + 1)]
         return runs
 
     def compact(self) -> None:
@@ -453,6 +469,10 @@ class MemoryTier:
         return dropped
 
 
+#: Level of runs past the merge cap: they never merge again (only compact() merges them).
+_CAPPED = 1 << 30
+
+
 def _series_starts(series: np.ndarray) -> np.ndarray:
     """First row of each series in a series-sorted id array."""
     return np.flatnonzero(np.concatenate([[True], series[1:] != series[:-1]]))
@@ -460,11 +480,6 @@ def _series_starts(series: np.ndarray) -> np.ndarray:
 
 def _owned(a: np.ndarray) -> np.ndarray:
     return a if a.base is None else a.copy()
-
-
-def _merge(a: _Run, b: _Run) -> Points:
-    """The live rows of two adjacent runs as one sorted run (a linear merge, no sort)."""
-    return Points.merge_sorted(a.live(), b.live(), keys=pd.DataFrame())
 
 
 def _to_xarray_values(values: np.ndarray, mtype: MeasureType) -> np.ndarray:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -130,6 +131,7 @@ class Table:
         self._replayed_lsn = 0
         self._bytes_ingested = entry.bytes_ingested
         self._last_maintain = time.monotonic()
+        self._wal_thread = ThreadPoolExecutor(1, thread_name_prefix="tsstore-wal")
         self._replay()
 
     # -- identity -------------------------------------------------------------------------
@@ -310,6 +312,12 @@ class Table:
             schema = self._entry.schema.extend(dimensions, dict(points.types))
             # Register first so that the one sort orders rows by the memory tier's series ids.
             points = self._memory.register(points)
+            if schema is not self._entry.schema:
+                self._update_entry(schema=schema)
+            if not rejected and self._append_fast(points):
+                return WriteResult(
+                    {"Total": len(points), "MemoryStore": len(points), "MagneticStore": 0}
+                )
             points, dup_rejected = resolve_duplicates(points)
             rejected += dup_rejected
 
@@ -326,8 +334,6 @@ class Table:
                 rejected += late_plan.rejected
                 late_insert = late_plan.insert
 
-            if schema is not self._entry.schema:
-                self._update_entry(schema=schema)
             n_late = 0 if late_insert is None else len(late_insert)
             accepted = (
                 plan.insert
@@ -357,6 +363,44 @@ class Table:
                 },
                 rejected_records=[r.to_dict() for r in sorted(rejected, key=lambda r: r.index)],
             )
+
+    def _append_fast(self, points: Points) -> bool:
+        """Store a write that only appends (the common case) and return True; else False.
+
+        A write appends when no point is below the watermark, no identity repeats in it, and
+        every series' oldest new point is newer than its newest stored one: then every row is
+        accepted and nothing needs the upsert rules. The write-ahead log frame (of the rows in
+        their given order) is written and fsync'ed on the log's thread while this thread sorts
+        the rows into a memory run; the run is added only once the frame is durable.
+        """
+        if not len(points) or points.time.min() < self._watermark:
+            return False
+        order = None if points.is_sorted() else points.sort_order()
+        s = points.series if order is None else points.series[order]
+        t = points.time if order is None else points.time[order]
+        starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
+        repeats = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
+        if repeats.any() or not np.all(t[starts] > self._memory.newest(s[starts])):
+            return False
+        table, meta = points_to_arrow(points)
+        meta["late"] = 0
+        logged = self._wal_thread.submit(
+            self._wal.append, table, meta, min_time=int(t.min()), max_time=int(t.max())
+        )
+        if order is not None:
+            points = Points(
+                points.keys,
+                s,
+                t,
+                {k: v[order] for k, v in points.columns.items()},
+                points.types,
+                None if points.version is None else points.version[order],
+                None if points.row is None else points.row[order],
+            )
+        self._replayed_lsn = logged.result()  # raises (and stores nothing) if the log failed
+        self._memory.apply(points)
+        self._bytes_ingested += _billed_bytes(points)
+        return True
 
     def _magnetic_candidates(self, late: Points) -> Points:
         """Stored magnetic points that may share an identity with ``late`` (registry ids)."""
@@ -642,6 +686,7 @@ class Table:
         with self._lock:
             if not self.read_only and self._bytes_ingested != self._entry.bytes_ingested:
                 self._update_entry(bytes_ingested=self._bytes_ingested)
+            self._wal_thread.shutdown()
             self._wal.close()
             self._magnetic.close()
 
