@@ -225,11 +225,26 @@ class Points:
 
     @staticmethod
     def concat(parts: Iterable[Points], keys: pd.DataFrame | None = None) -> Points:
-        """Concatenate points that share one key table (pass ``keys``, or they share ``keys``)."""
+        """Concatenate points that share one key table (pass ``keys``, or they share ``keys``).
+
+        A single part comes back with its arrays shared, not copied (Points are not mutated in
+        place anywhere in tsstore).
+        """
         parts = [p for p in parts]
         if not parts:
             return Points.empty(keys)
         keys = parts[0].keys if keys is None else keys
+        if len(parts) == 1:
+            p = parts[0]
+            return Points(
+                keys,
+                p.series.astype(np.int32, copy=False),
+                p.time,
+                p.columns,
+                p.types,
+                p.version,
+                p.row,
+            )
         types: dict[str, MeasureType] = {}
         for p in parts:
             types.update(p.types)

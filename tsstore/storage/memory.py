@@ -200,19 +200,19 @@ class MemoryView:
             if (start is not None and run.tmax < start) or (end is not None and run.tmin >= end):
                 continue
             p = run.points
-            mask = np.ones(len(p), dtype=bool) if run.alive is None else run.alive.copy()
+            mask = None if run.alive is None else run.alive.copy()  # None: every row
             if start is not None and run.tmin < start:
-                mask &= p.time >= start
+                mask = _and(mask, p.time >= start)
             if end is not None and run.tmax >= end:
-                mask &= p.time < end
+                mask = _and(mask, p.time < end)
             if series is not None:
                 lo = np.searchsorted(p.series, series, side="left")
                 hi = np.searchsorted(p.series, series, side="right")
                 sel = np.zeros(len(p), dtype=bool)
                 for a, b in zip(lo, hi, strict=True):
                     sel[a:b] = True
-                mask &= sel
-            if not mask.any():
+                mask = _and(mask, sel)
+            if mask is not None and not mask.any():
                 continue
             q = Points(
                 self.keys,
@@ -222,7 +222,7 @@ class MemoryView:
                 types,
                 p.version,
             )
-            parts.append(q.take(mask).with_types(types))
+            parts.append((q if mask is None or mask.all() else q.take(mask)).with_types(types))
         if not parts:
             return Points.empty(self.keys, types)
         out = Points.concat(parts, keys=self.keys)
@@ -467,6 +467,10 @@ class MemoryTier:
         self._runs = tuple(runs)
         # series_tmax stays an upper bound: append-only detection remains safe.
         return dropped
+
+
+def _and(mask: np.ndarray | None, other: np.ndarray) -> np.ndarray:
+    return other if mask is None else mask & other
 
 
 #: Level of runs past the merge cap: they never merge again (only compact() merges them).
