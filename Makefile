@@ -4,13 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint format bench bench-quick clean
+.PHONY: demo test test-fast lint format bench bench-full bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev,s3,bench]"
+	$(BIN)/pip install -q -e ".[dev,s3]"
 	touch $(STAMP)
+
+BENCH_STAMP := $(VENV)/.installed-bench
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e ".[dev,s3,bench]"
+	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m tsstore demo
@@ -29,11 +34,14 @@ format: $(STAMP)
 	$(BIN)/ruff format tsstore tests bench
 	$(BIN)/ruff check --fix tsstore tests bench
 
-bench: $(STAMP)
+bench: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_core.py --scale 100 --days 1
 
-bench-quick: $(STAMP)
-	$(BIN)/python bench/bench_core.py --scale 20 --days 1 --quick
+bench-full: $(BENCH_STAMP)
+	$(BIN)/python bench/bench_core.py --scale 100 --days 1 --rounds 5 --scale-run
+
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python bench/bench_core.py --quick
 
 clean:
 	rm -rf $(VENV) tsstore-data .pytest_cache

@@ -680,3 +680,12 @@ def test_batches_read_back_as_a_dict_model(batches, cutoff, compact) -> None:
     lo, hi = 7, 23
     window = tier.snapshot().read(time_range=(lo, hi), where={"host": ["a", "c"]})
     assert len(window) == sum(1 for (h, _m, t) in expected if lo <= t < hi and h in "ac")
+
+
+def test_segment_groups_are_bounded_runs_of_small_segments():
+    from tsstore.storage.magnetic import _segment_groups
+
+    assert _segment_groups([1, 1, 1, 1], 10) == [(0, 3)]
+    assert _segment_groups([5, 5, 5, 5], 10) == [(0, 1), (2, 3)]
+    assert _segment_groups([20, 1, 1, 20, 1], 10) == [(1, 2)]  # big segments stay
+    assert _segment_groups([1], 10) == [] and _segment_groups([11, 11], 10) == []

@@ -293,6 +293,25 @@ def _combine(parts: Iterable[Points], types: dict[str, MeasureType]) -> Points:
     return out.sorted()
 
 
+#: Compaction merges small segments into segments of at most this many rows (bounded memory).
+COMPACT_TARGET_ROWS = 4 << 20
+
+
+def _segment_groups(sizes: list[int], target: int) -> list[tuple[int, int]]:
+    """Runs ``(first, last)`` of consecutive segments to merge: greedy groups of at most
+    ``target`` rows with at least two members."""
+    groups: list[tuple[int, int]] = []
+    start, total = 0, 0
+    for i, n in enumerate([*sizes, target + 1]):  # a sentinel closes the last group
+        if total + n > target or i == len(sizes):
+            if i - start >= 2:
+                groups.append((start, i - 1))
+            start, total = i, n
+        else:
+            total += n
+    return groups
+
+
 def _new_segment_path(key: str, segments: list[dict[str, Any]]) -> str:
     seq = 0
     for seg in segments:
@@ -986,13 +1005,16 @@ class MagneticTier:
         max_segments: int = 8,
         sealed_before: int | None = None,
         open_max_segments: int = 64,
+        target_rows: int = COMPACT_TARGET_ROWS,
     ) -> int:
-        """Merge each partition of more than ``max_segments`` segments into one segment, in one
-        commit; returns the number of partitions merged.
+        """Merge the small segments of partitions with more than ``max_segments`` segments, in
+        one commit; returns the number of partitions changed.
 
-        With ``sealed_before`` (int ns), only partitions ending at or before it (no migration
-        will append to them any more) use ``max_segments``; later partitions are merged only
-        past ``open_max_segments``, so a partition that still grows is not rewritten at every
+        Consecutive segments are merged in groups of at most ``target_rows`` rows, so memory
+        stays bounded (a group is read whole) and big segments are left as they are. With
+        ``sealed_before`` (int ns), only partitions ending at or before it (no migration will
+        append to them any more) use ``max_segments``; later partitions are merged only past
+        ``open_max_segments``, so a partition that still grows is not rewritten at every
         migration.
         """
         if max_segments < 1:
@@ -1010,12 +1032,13 @@ class MagneticTier:
                     limit = max(max_segments, open_max_segments)
                 if len(entry["segments"]) <= limit:
                     continue
-                parts = [self._read_whole(root.store, s["path"]) for s in entry["segments"]]
-                self._replace_segments(root, key, entry, parts, chunk_points)
-                if not entry["segments"]:
-                    del manifest["partitions"][key]
+                groups = _segment_groups([int(g["rows"]) for g in entry["segments"]], target_rows)
+                if not groups:
+                    continue
+                for first, last in reversed(groups):  # later groups first: indices stay valid
+                    rows += sum(int(g["rows"]) for g in entry["segments"][first : last + 1])
+                    self._merge_segment_group(root, key, entry, first, last, chunk_points)
                 merged += 1
-                rows += int(entry["rows"])
             if merged == 0:
                 return None
             return {
@@ -1027,6 +1050,50 @@ class MagneticTier:
 
         self._transaction(change)
         return merged
+
+    def _merge_segment_group(
+        self,
+        root: zarr.Group,
+        key: str,
+        entry: dict[str, Any],
+        first: int,
+        last: int,
+        chunk_points: int,
+    ) -> None:
+        """Replace segments ``first..last`` (inclusive) of partition ``key`` by one segment.
+
+        Segments of one partition hold disjoint identities, so merging is a concatenation
+        re-sorted by (series, time).
+        """
+        group = entry["segments"][first : last + 1]
+        parts = [self._read_whole(root.store, g["path"]) for g in group]
+        keys: pd.DataFrame | None = None
+        remapped = []
+        for p in parts:
+            if keys is None:
+                keys = p.keys
+                remapped.append(p)
+                continue
+            mapping, keys = map_keys(p.keys, keys)
+            remapped.append(
+                Points(
+                    keys,
+                    mapping[p.series] if len(p) else p.series,
+                    p.time,
+                    p.columns,
+                    p.types,
+                    p.version,
+                )
+            )
+        types: dict[str, MeasureType] = {}
+        for p in remapped:
+            types.update(p.types)
+        merged = Points.concat([p.with_types(types) for p in remapped], keys=keys).sorted()
+        path = _new_segment_path(key, entry["segments"])
+        seg = run(write_segment(root.store, path, merged, chunk_points))
+        for g in group:
+            del root[g["path"]]
+        entry["segments"][first : last + 1] = [seg]
 
     def maintain(self, *, keep_snapshots: pd.Timedelta) -> dict[str, int]:
         """Expire snapshots of ``main`` older than ``now - keep_snapshots`` and delete the

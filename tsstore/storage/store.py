@@ -353,6 +353,15 @@ class Store:
         ts = None if now is None else pd.Timestamp(now)
         return [t.run_lifecycle(ts).to_dict() for t in self.tables()]
 
+    def maintain(self, *, keep_snapshots: object = "7d") -> list[dict[str, Any]]:
+        """Expire old magnetic snapshots and collect garbage in every table now (see
+        :meth:`Table.maintain`)."""
+        self._check_writable()
+        return [
+            {"table": t.full_name, **t.maintain(keep_snapshots=keep_snapshots)}
+            for t in self.tables()
+        ]
+
     def _start_lifecycle(self, interval: pd.Timedelta) -> None:
         stop = self._stop
         ref = weakref.ref(self)

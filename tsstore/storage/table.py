@@ -673,6 +673,20 @@ class Table:
                 self.full_name, moved, deleted, pd.Timestamp(self._watermark, tz="UTC"), compacted
             )
 
+    def maintain(self, *, keep_snapshots: object = SNAPSHOT_RETENTION) -> dict[str, int]:
+        """Expire magnetic snapshots older than ``keep_snapshots`` and delete the objects no
+        snapshot needs any more (what compactions and rewrites left behind).
+
+        Time travel (``read(as_of=...)``) reaches back ``keep_snapshots``. The lifecycle does
+        this at most hourly with the default of 7 days; call it to reclaim space at once.
+        """
+        self._check_writable()
+        keep = parse_duration(keep_snapshots, "keep_snapshots")
+        with self._lock:
+            out = self._magnetic.maintain(keep_snapshots=keep)
+            self._last_maintain = time.monotonic()
+            return out
+
     def _maybe_maintain(self) -> None:
         """Expire old snapshots and collect garbage, at most once per MAINTAIN_EVERY (wall time:
         icechunk stamps snapshots with the wall clock)."""
