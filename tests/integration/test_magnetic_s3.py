@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,9 +13,6 @@ from tsstore.model.points import Points, keys_frame
 from tsstore.model.schema import MeasureType
 from tsstore.storage.magnetic import MagneticTier
 
-moto_server = pytest.importorskip("moto.server")
-boto3 = pytest.importorskip("boto3")
-
 pytestmark = pytest.mark.integration
 
 HOUR = 3_600 * 10**9
@@ -25,30 +20,10 @@ T0 = pd.Timestamp("2024-03-01", tz="UTC").value
 BUCKET = "tsstore-magnetic"
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.stop()
-
-
 @pytest.fixture
-def tier_url(s3_endpoint: str) -> tuple[str, dict]:
-    options = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing"}
+def tier_url(s3_options: dict, s3_bucket) -> tuple[str, dict]:
+    s3_bucket(BUCKET)
+    options = dict(s3_options)
     return f"s3://{BUCKET}/db/{uuid.uuid4().hex}/magnetic", options
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterator
 
 import pandas as pd
 import pytest
@@ -12,36 +10,15 @@ import pytest
 import tsstore
 from tsstore.simulate import factory_fleet
 
-moto_server = pytest.importorskip("moto.server")
-boto3 = pytest.importorskip("boto3")
-
 pytestmark = pytest.mark.integration
 
 BUCKET = "tsstore-store"
 NOW = pd.Timestamp("2024-06-02", tz="UTC")
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[dict]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        ).create_bucket(Bucket=BUCKET)
-        yield {"endpoint_url": endpoint, "key": "testing", "secret": "testing"}
-    finally:
-        server.stop()
-
-
-def test_store_on_s3_round_trip(s3, tmp_path):
+def test_store_on_s3_round_trip(s3_options, s3_bucket, s3_client, tmp_path):
+    s3 = s3_options
+    s3_bucket(BUCKET)
     url = f"s3://{BUCKET}/{uuid.uuid4().hex}"
     now = {"t": NOW}
     df = factory_fleet(NOW - pd.Timedelta("10h"), NOW, machines=4, interval="60s")
@@ -71,16 +48,8 @@ def test_store_on_s3_round_trip(s3, tmp_path):
         )
         assert len(table.read()) == len(df) + 1
     # The catalog and magnetic tier are in the bucket; the log is local.
-    keys = [
-        o["Key"]
-        for o in boto3.client(
-            "s3",
-            endpoint_url=s3["endpoint_url"],
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        ).list_objects_v2(Bucket=BUCKET, Prefix=url.split("/", 3)[3])["Contents"]
-    ]
+    listing = s3_client.list_objects_v2(Bucket=BUCKET, Prefix=url.split("/", 3)[3])
+    keys = [o["Key"] for o in listing["Contents"]]
     assert any(k.endswith("catalog.json") for k in keys)
     assert any("/tables/" in k for k in keys)
     with tsstore.connect(

@@ -293,6 +293,23 @@ def _combine(parts: Iterable[Points], types: dict[str, MeasureType]) -> Points:
     return out.sorted()
 
 
+def _union(parts: list[Points]) -> Points:
+    """The rows of ``parts`` (each with its own key table) in one key table, concatenated."""
+    keys: pd.DataFrame | None = None
+    types: dict[str, MeasureType] = {}
+    remapped = []
+    for p in parts:
+        types.update(p.types)
+        if keys is None:
+            keys = p.keys
+            remapped.append(p)
+            continue
+        mapping, keys = map_keys(p.keys, keys)
+        series = mapping[p.series] if len(p) else p.series
+        remapped.append(Points(keys, series, p.time, p.columns, p.types, p.version))
+    return Points.concat([p.with_types(types) for p in remapped], keys=keys)
+
+
 #: Compaction merges small segments into segments of at most this many rows (bounded memory).
 COMPACT_TARGET_ROWS = 4 << 20
 
@@ -880,28 +897,7 @@ class MagneticTier:
     ) -> None:
         """Replace every segment of partition ``key`` by one holding ``parts`` merged (later
         parts win on equal identities); drops the partition when nothing is left."""
-        types: dict[str, MeasureType] = {}
-        for p in parts:
-            types.update(p.types)
-        keys: pd.DataFrame | None = None
-        remapped = []
-        for p in parts:
-            if keys is None:
-                keys = p.keys
-                remapped.append(p)
-            else:
-                mapping, keys = map_keys(p.keys, keys)
-                remapped.append(
-                    Points(
-                        keys,
-                        mapping[p.series] if len(p) else p.series,
-                        p.time,
-                        p.columns,
-                        p.types,
-                        p.version,
-                    )
-                )
-        merged = _compact_sorted(Points.concat([p.with_types(types) for p in remapped], keys=keys))
+        merged = _compact_sorted(_union(parts))
         old_paths = [seg["path"] for seg in entry["segments"]]
         for path in old_paths:
             del root[path]
@@ -1066,29 +1062,7 @@ class MagneticTier:
         re-sorted by (series, time).
         """
         group = entry["segments"][first : last + 1]
-        parts = [self._read_whole(root.store, g["path"]) for g in group]
-        keys: pd.DataFrame | None = None
-        remapped = []
-        for p in parts:
-            if keys is None:
-                keys = p.keys
-                remapped.append(p)
-                continue
-            mapping, keys = map_keys(p.keys, keys)
-            remapped.append(
-                Points(
-                    keys,
-                    mapping[p.series] if len(p) else p.series,
-                    p.time,
-                    p.columns,
-                    p.types,
-                    p.version,
-                )
-            )
-        types: dict[str, MeasureType] = {}
-        for p in remapped:
-            types.update(p.types)
-        merged = Points.concat([p.with_types(types) for p in remapped], keys=keys).sorted()
+        merged = _union([self._read_whole(root.store, g["path"]) for g in group]).sorted()
         path = _new_segment_path(key, entry["segments"])
         seg = run(write_segment(root.store, path, merged, chunk_points))
         for g in group:
