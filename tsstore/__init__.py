@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+from tsstore.client import Client, connect
 from tsstore.errors import (
     AlreadyExistsError,
     ConcurrencyError,
@@ -28,13 +29,14 @@ from tsstore.errors import (
     TsstoreError,
     ValidationError,
 )
-from tsstore.storage.store import Database, Store, connect
+from tsstore.storage.store import Database, Store
 from tsstore.storage.table import Table, WriteResult
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AlreadyExistsError",
+    "Client",
     "ConcurrencyError",
     "CorruptDataError",
     "Database",

@@ -8,10 +8,16 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from tsstore.model.points import Points, keys_frame
-from tsstore.model.schema import MeasureType
+from tsstore.model.points import MEASURE_NAME, Points, keys_frame
+from tsstore.model.schema import MeasureType, empty_column, null_mask
 
-__all__ = ["compact_keys", "narrow_int", "points_from_arrow", "points_to_arrow"]
+__all__ = [
+    "compact_keys",
+    "narrow_int",
+    "points_from_arrow",
+    "points_to_arrow",
+    "points_to_query_table",
+]
 
 
 def compact_keys(p: Points) -> Points:
@@ -94,3 +100,49 @@ def points_from_arrow(table: pa.Table, meta: dict[str, Any]) -> Points:
         types=types,
         version=version,
     )
+
+
+def _key_column(values: np.ndarray, series: np.ndarray) -> pa.Array:
+    """A dictionary-encoded string column of a key, one entry per series (None = null)."""
+    absent = np.equal(values, None)
+    dictionary = pa.array(np.where(absent, "", values).astype(object), type=pa.string())
+    indices = pa.array(series, type=pa.int32(), mask=absent[series] if absent.any() else None)
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
+
+
+def _measure_column(values: np.ndarray, mtype: MeasureType) -> pa.Array:
+    """A storage column as an Arrow array with real nulls (see tsstore.model.schema)."""
+    mask = null_mask(values, mtype)
+    mask_or_none = mask if mask.any() else None
+    if mtype is MeasureType.VARCHAR:
+        return pa.array(values, type=pa.string())
+    if mtype is MeasureType.BOOLEAN:
+        return pa.array(values == 1, type=pa.bool_(), mask=mask_or_none)
+    if mtype is MeasureType.TIMESTAMP:
+        return pa.array(values, type=pa.timestamp("ns", tz="UTC"), mask=mask_or_none)
+    return pa.array(values, mask=mask_or_none)
+
+
+def points_to_query_table(
+    p: Points, dimensions: list[str], measures: dict[str, MeasureType]
+) -> pa.Table:
+    """Rows as the query engine sees a table: dimensions (dictionary-encoded strings),
+    ``measure_name``, ``time`` (timestamp[ns, UTC]) and measures with real nulls.
+
+    Every dimension and measure of ``dimensions``/``measures`` is a column, all-null where the
+    rows have none, so that every query sees the table's whole schema.
+    """
+    n = len(p)
+    cols: dict[str, pa.Array] = {}
+    for d in [*dimensions, MEASURE_NAME]:
+        if d in p.keys.columns and n:
+            cols[d] = _key_column(p.keys[d].to_numpy(dtype=object), p.series)
+        else:
+            cols[d] = pa.nulls(n, type=pa.string())
+    cols["time"] = pa.array(p.time, type=pa.timestamp("ns", tz="UTC"))
+    for name, mtype in measures.items():
+        if name in p.columns:
+            cols[name] = _measure_column(p.columns[name], mtype)
+        else:
+            cols[name] = _measure_column(empty_column(mtype, n), mtype)
+    return pa.table(cols)

@@ -35,7 +35,7 @@ try:
 except ImportError:  # pragma: no cover - Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["DEFAULT_PATH", "Database", "Store", "connect"]
+__all__ = ["DEFAULT_PATH", "Database", "Store"]
 
 #: Where ``connect()`` puts the embedded store unless ``$TSSTORE_PATH`` says otherwise.
 DEFAULT_PATH = "tsstore-data"
@@ -410,54 +410,3 @@ class Store:
     def __repr__(self) -> str:
         mode = "read-only" if self.read_only else "read-write"
         return f"<tsstore.Store {self.url} ({mode}), databases={self.list_databases()}>"
-
-
-def connect(
-    url: str | os.PathLike[str] | None = None,
-    *,
-    storage_options: dict[str, Any] | None = None,
-    clock: Callable[[], pd.Timestamp] | None = None,
-    database: str | None = None,
-    read_only: bool = False,
-    lifecycle_interval: object | None = "60s",
-    wal_dir: str | os.PathLike[str] | None = None,
-) -> Store:
-    """Open (or create) a store.
-
-    Parameters
-    ----------
-    url : str or path, optional
-        A local directory or an fsspec URL (``s3://bucket/prefix``). Default: ``$TSSTORE_PATH``
-        or ``./tsstore-data``, the embedded default store.
-    storage_options : dict, optional
-        fsspec/s3fs options for object storage (``endpoint_url``, ``key``, ``secret`` ...).
-    clock : callable, optional
-        Returns "now" as a tz-aware Timestamp; default the wall clock. Tests, demos and
-        backfills pass their own to run on historical time.
-    database : str, optional
-        Default database for unqualified table names.
-    read_only : bool, default False
-        Open as a reader: no writer lock, sees the writer's acknowledged writes.
-    lifecycle_interval : str or None, default "60s"
-        How often the background thread migrates and expires data; None disables it
-        (call :meth:`Store.run_lifecycle` yourself).
-    wal_dir : path, optional
-        Where write-ahead logs live; default ``<root>/wal`` for local stores and a local cache
-        directory for object storage (a write-ahead log needs a local disk with fsync).
-
-    Examples
-    --------
-    >>> import tsstore
-    >>> store = tsstore.connect("/tmp/doctest-store", lifecycle_interval=None)
-    >>> db = store.create_database("factory", exist_ok=True)
-    >>> store.close()
-    """
-    return Store(
-        url,
-        storage_options=storage_options,
-        clock=clock,
-        database=database,
-        read_only=read_only,
-        lifecycle_interval=lifecycle_interval,
-        wal_dir=wal_dir,
-    )

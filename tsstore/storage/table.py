@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import xarray as xr
 
 from tsstore.errors import RejectedRecordsError, ValidationError
@@ -30,7 +31,12 @@ from tsstore.model.points import MEASURE_NAME, Points
 from tsstore.model.records import Rejection, parse_records
 from tsstore.model.schema import TableSchema, null_mask
 from tsstore.model.upsert import plan_upsert, resolve_duplicates
-from tsstore.storage.codec import compact_keys, points_from_arrow, points_to_arrow
+from tsstore.storage.codec import (
+    compact_keys,
+    points_from_arrow,
+    points_to_arrow,
+    points_to_query_table,
+)
 from tsstore.storage.magnetic import MagneticTier
 from tsstore.storage.memory import MemoryTier
 from tsstore.storage.wal import WriteAheadLog
@@ -535,6 +541,26 @@ class Table:
         """
         pts = self._read_points(time_range, where, measures, as_of)
         return _sorted_frame(pts, self._entry.schema, measures)
+
+    def scan(
+        self,
+        time_range: tuple[object, object] | None = None,
+        *,
+        where: Mapping[str, Sequence[str] | str] | None = None,
+        measures: Sequence[str] | None = None,
+        as_of: object | None = None,
+    ) -> pa.Table:
+        """Points across both tiers as an Arrow table, in no particular order (the query
+        engine's input; :meth:`read` is the sorted, pandas form).
+
+        Columns: every dimension (dictionary-encoded strings), ``measure_name``, ``time``
+        (``timestamp[ns, UTC]``) and the measures (all, or ``measures``) with real nulls.
+        Arguments as in :meth:`read`.
+        """
+        pts = self._read_points(time_range, where, measures, as_of)
+        schema = self._entry.schema
+        wanted = schema.measures if measures is None else {m: schema.measures[m] for m in measures}
+        return points_to_query_table(pts, list(schema.dimensions), dict(wanted))
 
     def to_xarray(
         self,

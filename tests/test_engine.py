@@ -1,0 +1,222 @@
+"""Timestream SQL over both tiers: results equal DuckDB's over the same rows."""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+import tsstore
+from tsstore.errors import QueryError
+from tsstore.query.dialect import parse_statement
+from tsstore.query.translate import to_duckdb_sql
+from tsstore.simulate import factory_fleet
+
+NOW = pd.Timestamp("2024-06-02 00:00", tz="UTC")
+DB = "industrial_monitoring_db"
+
+
+@pytest.fixture(scope="module")
+def fleet() -> pd.DataFrame:
+    return factory_fleet(NOW - pd.Timedelta("10h"), NOW, machines=12, interval="30s")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory, fleet):
+    path = tmp_path_factory.mktemp("engine")
+    c = tsstore.connect(path, clock=lambda: NOW, database=DB, lifecycle_interval=None)
+    db = c.create_database(DB)
+    t = db.create_table("machine_metrics", memory_retention="6h")
+    t.write(fleet, dimensions=["device_id", "factory"])
+    c.run_lifecycle()  # the oldest 4 hours move to the magnetic tier
+    assert t.describe()["magnetic_rows"] > 0 and t.describe()["memory_rows"] > 0
+    yield c
+    c.close()
+
+
+def reference(fleet: pd.DataFrame, sql: str) -> pd.DataFrame:
+    """The same Timestream SQL run by DuckDB straight over the frame (no tsstore storage)."""
+    stmt = parse_statement(sql)
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    frame = fleet.assign(measure_name=pd.Series([None] * len(fleet), dtype="string"))
+    cols = ["device_id", "factory", "measure_name", "time"]
+    frame = frame[cols + [c for c in frame.columns if c not in cols]]
+    con.register("machine_metrics", pa.Table.from_pandas(frame, preserve_index=False))
+    out = con.sql(to_duckdb_sql(stmt.ast, now=NOW)).to_arrow_table().to_pandas()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_dtype(out[c].dtype) and out[c].dt.tz is None:
+            out[c] = out[c].dt.tz_localize("UTC")
+    return out
+
+
+def assert_same(got: pd.DataFrame, want: pd.DataFrame, *, ordered: bool) -> None:
+    assert list(got.columns) == list(want.columns)
+    assert len(got) == len(want)
+    if not ordered:
+        got = got.sort_values(list(got.columns)).reset_index(drop=True)
+        want = want.sort_values(list(want.columns)).reset_index(drop=True)
+    for c in got.columns:
+        a, b = got[c], want[c]
+        if pd.api.types.is_float_dtype(a.dtype) or pd.api.types.is_float_dtype(b.dtype):
+            np.testing.assert_allclose(
+                a.to_numpy(float, na_value=np.nan),
+                b.to_numpy(float, na_value=np.nan),
+                rtol=1e-9,
+                equal_nan=True,
+            )
+        else:
+            assert a.astype(str).tolist() == b.astype(str).tolist(), c
+
+
+QUERIES = [
+    # the two seed queries, verbatim
+    ("SELECT avg(temperature) FROM machine_metrics WHERE time BETWEEN ago(1h) AND now()", False),
+    (
+        "SELECT * FROM machine_metrics WHERE pressure > 100 AND time BETWEEN ago(5m) AND now()",
+        False,
+    ),
+    (
+        "SELECT device_id, count(*) AS n, max(temperature) AS hot, min(energy) AS low "
+        "FROM machine_metrics GROUP BY device_id",
+        False,
+    ),
+    (
+        "SELECT factory, bin(time, 15m) AS t, avg(vibration) AS v FROM machine_metrics "
+        "WHERE time >= ago(8h) GROUP BY 1, 2 ORDER BY 1, 2",
+        True,
+    ),
+    (
+        "SELECT device_id, time, temperature FROM machine_metrics "
+        "WHERE device_id IN ('m-0001', 'm-0007') AND time < ago(5h) ORDER BY time DESC LIMIT 20",
+        True,
+    ),
+    (
+        "SELECT factory, approx_percentile(temperature, 0.5) AS p50 FROM machine_metrics "
+        "WHERE factory = 'f-2' GROUP BY factory",
+        False,
+    ),
+    (
+        "WITH hourly AS (SELECT device_id, bin(time, 1h) AS h, max(temperature) AS t "
+        "FROM machine_metrics GROUP BY 1, 2) SELECT device_id, count(*) AS hours, avg(t) AS t "
+        "FROM hourly GROUP BY device_id HAVING avg(t) > 0",
+        False,
+    ),
+    (
+        "SELECT device_id, time, temperature, "
+        "lag(temperature) OVER (PARTITION BY device_id ORDER BY time) AS prev "
+        "FROM machine_metrics WHERE time BETWEEN ago(6h) - 10m AND ago(6h) + 10m",
+        False,
+    ),
+    (
+        "SELECT a.device_id, count(*) AS n FROM machine_metrics a JOIN machine_metrics b "
+        "ON a.device_id = b.device_id AND a.time = b.time WHERE a.factory = 'f-1' "
+        "GROUP BY a.device_id",
+        False,
+    ),
+    (
+        "SELECT device_id, count_if(temperature > 80) AS hot FROM machine_metrics "
+        "WHERE device_id IN (SELECT device_id FROM machine_metrics WHERE vibration > 2) "
+        "GROUP BY device_id",
+        False,
+    ),
+    (
+        "SELECT max_by(device_id, temperature) AS hottest, max(temperature) AS t "
+        "FROM machine_metrics WHERE time > ago(2h)",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "ordered"), QUERIES)
+def test_queries_equal_duckdb_over_the_same_rows(client, fleet, sql, ordered):
+    got = client.query(sql)
+    assert_same(got, reference(fleet, sql), ordered=ordered)
+
+
+def test_time_range_spanning_both_tiers_is_pruned_and_exact(client, fleet):
+    sql = "SELECT count(*) AS n FROM machine_metrics WHERE time BETWEEN ago(7h) AND ago(5h)"
+    got = client.query(sql)
+    lo, hi = NOW - pd.Timedelta("7h"), NOW - pd.Timedelta("5h")
+    assert got["n"].tolist() == [int(((fleet.time >= lo) & (fleet.time <= hi)).sum())]
+    stats = client.last_query_stats
+    assert stats.rows_scanned < len(fleet)  # only the two hours (plus a µs) were scanned
+    plan = client.explain(sql)
+    assert "time in [" in plan and "kernel (DuckDB)" in plan
+
+
+def test_dimension_filters_are_pushed_down(client, fleet):
+    client.query("SELECT avg(temperature) FROM machine_metrics WHERE device_id = 'm-0003'")
+    scan = client.last_query_stats.scans[0]
+    assert scan.where == {"device_id": ["m-0003"]}
+    assert scan.measures == ["temperature"]
+    assert client.last_query_stats.rows_scanned == (fleet.device_id == "m-0003").sum()
+
+
+def test_results_carry_utc_timestamps(client):
+    df = client.query("SELECT time FROM machine_metrics LIMIT 3")
+    assert str(df["time"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_params_are_bound_as_literals(client, fleet):
+    got = client.query(
+        "SELECT count(*) AS n FROM machine_metrics WHERE device_id = :d", {"d": "m-0002"}
+    )
+    assert got["n"].tolist() == [int((fleet.device_id == "m-0002").sum())]
+    evil = client.query(
+        "SELECT count(*) AS n FROM machine_metrics WHERE device_id = :d",
+        {"d": "x' OR '1'='1"},
+    )
+    assert evil["n"].tolist() == [0]
+
+
+def test_show_and_describe(client):
+    assert client.query("SHOW DATABASES")["Database"].tolist() == [DB]
+    assert client.query(f"SHOW TABLES FROM {DB}")["Table"].tolist() == ["machine_metrics"]
+    m = client.query(f"SHOW MEASURES FROM {DB}.machine_metrics")
+    assert set(m["measure_name"]) == {"temperature", "pressure", "vibration", "energy"}
+    d = client.query(f'DESCRIBE "{DB}"."machine_metrics"')
+    assert d["Column"].tolist()[:4] == ["device_id", "factory", "measure_name", "time"]
+
+
+def test_errors_name_the_problem(client):
+    with pytest.raises(QueryError, match="did you mean 'machine_metrics'"):
+        client.query("SELECT * FROM machine_metric")
+    with pytest.raises(QueryError, match="did you mean 'temperature'"):
+        client.query("SELECT temprature FROM machine_metrics")
+    with pytest.raises(QueryError, match="line 1, column"):
+        client.query("SELECT avg(temperature FROM machine_metrics")
+    with pytest.raises(QueryError, match="frobnicate"):
+        client.query("SELECT frobnicate(temperature) FROM machine_metrics")
+
+
+def test_single_measure_records_are_queryable(tmp_path):
+    with tsstore.connect(tmp_path, clock=lambda: NOW, database="dev", lifecycle_interval=None) as c:
+        t = c.create_database("dev").create_table("cpu")
+        ms = str((NOW - pd.Timedelta("1m")).value // 10**6)
+        t.write_records(
+            [
+                {
+                    "Dimensions": [{"Name": "host", "Value": "h1"}],
+                    "MeasureName": "cpu_user",
+                    "MeasureValue": "12.5",
+                    "Time": ms,
+                },
+                {
+                    "Dimensions": [{"Name": "host", "Value": "h1"}],
+                    "MeasureName": "mem_used",
+                    "MeasureValue": "1024",
+                    "MeasureValueType": "BIGINT",
+                    "Time": ms,
+                },
+            ]
+        )
+        got = c.query(
+            "SELECT host, measure_name, measure_value::double AS v FROM cpu "
+            "WHERE measure_name = 'cpu_user'"
+        )
+        assert got.to_dict("records") == [{"host": "h1", "measure_name": "cpu_user", "v": 12.5}]
+        got = c.query("SELECT sum(measure_value::bigint) AS s FROM cpu")
+        assert got["s"].tolist() == [1024]

@@ -1,0 +1,400 @@
+"""The query engine: Timestream SQL over both tiers of a store, DuckDB as the SQL kernel.
+
+Plan of a query (``docs/query.md``):
+
+1. parse with the Timestream dialect, bind ``:name`` parameters through the AST, and bind
+   ``now()`` / ``ago()`` once, on the client;
+2. resolve every table (unqualified names against the connection's default database) and,
+   for a table read once, derive a *pruned scan* from the WHERE clause: the time range from
+   ``time`` comparisons and ``BETWEEN``, the allowed values of dimensions from ``=`` and ``IN``,
+   and only the measures the query names. Pruning only ever narrows the scan to a superset
+   of the rows the WHERE keeps; the whole WHERE still runs in the kernel;
+3. scan each table across both tiers into Arrow (dictionary-encoded dimensions, ``time`` as
+   ``timestamp[ns, UTC]``), register it with a per-thread DuckDB connection, and run the
+   query translated to DuckDB's SQL.
+
+This first stage runs in the calling process; Dask partitioning and the distributed plan come
+next (see the issue tracker and ``docs/query.md``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from sqlglot import exp
+
+from tsstore.errors import NotFoundError, QueryError
+from tsstore.model.durations import to_utc_timestamp
+from tsstore.model.points import MEASURE_NAME
+from tsstore.query.dialect import Describe, Show, bind_params, parse_statement
+from tsstore.query.translate import to_duckdb_sql
+
+if TYPE_CHECKING:
+    from tsstore.storage.store import Store
+    from tsstore.storage.table import Table
+
+__all__ = ["QueryEngine", "QueryStats", "ScanPlan"]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanPlan:
+    """How one table of a query is read."""
+
+    table: str
+    alias: str
+    time_range: tuple[pd.Timestamp | None, pd.Timestamp | None]
+    where: dict[str, list[str]]
+    measures: list[str] | None  # None: every measure
+
+    def describe(self) -> str:
+        lo, hi = self.time_range
+        rng = f"time in [{lo if lo is not None else '-inf'}, {hi if hi is not None else '+inf'})"
+        meas = "all measures" if self.measures is None else f"measures {self.measures}"
+        flt = f", {self.where}" if self.where else ""
+        return f"scan {self.table} as {self.alias}: {rng}{flt}, {meas}"
+
+
+@dataclass(slots=True)
+class QueryStats:
+    """What a query did, like Timestream's ``QueryStatus``."""
+
+    rows_scanned: int = 0
+    bytes_scanned: int = 0
+    scans: list[ScanPlan] = field(default_factory=list)
+    parse_s: float = 0.0
+    plan_s: float = 0.0
+    scan_s: float = 0.0
+    execute_s: float = 0.0
+    duckdb_sql: str = ""
+
+
+class QueryEngine:
+    """Answers Timestream SQL over a store (see the module docstring)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._local = threading.local()
+        self.last_stats: QueryStats | None = None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = duckdb.connect()
+            con.execute("SET TimeZone = 'UTC'")
+            self._local.con = con
+        return con
+
+    # -- public -------------------------------------------------------------------------
+    def query(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        as_of: object | None = None,
+    ) -> pd.DataFrame:
+        """Run a Timestream SQL statement; the result as a pandas DataFrame."""
+        stats = QueryStats()
+        t0 = time.perf_counter()
+        stmt = parse_statement(sql)
+        stats.parse_s = time.perf_counter() - t0
+        if isinstance(stmt, Show | Describe):
+            self.last_stats = stats
+            return self._metadata(stmt)
+        table = self._run(stmt.ast, params, as_of, stats)
+        self.last_stats = stats
+        return _to_pandas(table)
+
+    def explain(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
+        """The plan of a query: the pruned scan of each table and the SQL the kernel runs."""
+        stmt = parse_statement(sql)
+        if isinstance(stmt, Show | Describe):
+            return f"metadata: {stmt}"
+        stats = QueryStats()
+        ast, scans, _ = self._plan(stmt.ast, params, stats)
+        lines = [s.describe() for s in scans]
+        lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=self._now())}")
+        return "\n".join(lines)
+
+    # -- planning -------------------------------------------------------------------------
+    def _now(self) -> pd.Timestamp:
+        return to_utc_timestamp(self._store.clock(), "clock()")
+
+    def _plan(
+        self, ast: exp.Expression, params: Mapping[str, Any] | None, stats: QueryStats
+    ) -> tuple[exp.Expression, list[ScanPlan], dict[str, Table]]:
+        t0 = time.perf_counter()
+        ast = bind_params(ast.copy(), dict(params or {}))
+        now = self._now()
+        ctes = {c.alias_or_name for c in ast.find_all(exp.CTE)}
+        nodes = [t for t in ast.find_all(exp.Table) if t.db or t.name not in ctes]
+        counts: dict[tuple[str, str], int] = {}
+        resolved = []
+        for node in nodes:
+            table = self._resolve(node)
+            resolved.append(table)
+            key = (table.database, table.name)
+            counts[key] = counts.get(key, 0) + 1
+        scans = []
+        for i, (node, table) in enumerate(zip(nodes, resolved, strict=True)):
+            alias = node.alias_or_name
+            select = node.find_ancestor(exp.Select)
+            source = select.args.get("from_") if select is not None else None
+            simple = (
+                counts[(table.database, table.name)] == 1
+                and select is not None
+                and not select.args.get("joins")
+                and source is not None
+                and source.this is node
+            )
+            where = select.args.get("where") if simple and select is not None else None
+            rng, dims = (
+                _pushdown(where, table, now, self)
+                if where is not None
+                else (
+                    (None, None),
+                    {},
+                )
+            )
+            measures = _referenced_measures(ast, table) if simple else None
+            scan = ScanPlan(table.full_name, f"__tsstore_{i}", rng, dims, measures)
+            scans.append(scan)
+            node.replace(
+                exp.Table(
+                    this=exp.to_identifier(scan.alias),
+                    alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+                )
+            )
+        stats.plan_s = time.perf_counter() - t0
+        stats.scans = scans
+        return ast, scans, dict(zip((s.alias for s in scans), resolved, strict=True))
+
+    def _resolve(self, node: exp.Table) -> Table:
+        db = node.db or self._store.default_database
+        if db is None:
+            raise QueryError(
+                f'table {node.name!r} has no database: write "database"."{node.name}" or '
+                "connect with database=..."
+            )
+        try:
+            return self._store.table(f"{db}.{node.name}")
+        except NotFoundError as e:
+            raise QueryError(str(e)) from e
+
+    def _run(
+        self,
+        ast: exp.Expression,
+        params: Mapping[str, Any] | None,
+        as_of: object | None,
+        stats: QueryStats,
+    ) -> pa.Table:
+        ast, scans, resolved = self._plan(ast, params, stats)
+        con = self._connection()
+        t0 = time.perf_counter()
+        registered = []
+        try:
+            for scan in scans:
+                data = resolved[scan.alias].scan(
+                    scan.time_range,
+                    where=scan.where or None,
+                    measures=scan.measures,
+                    as_of=as_of,
+                )
+                stats.rows_scanned += data.num_rows
+                stats.bytes_scanned += data.nbytes
+                con.register(scan.alias, data)
+                registered.append(scan.alias)
+            stats.scan_s = time.perf_counter() - t0
+            sql = to_duckdb_sql(ast, now=self._now())
+            stats.duckdb_sql = sql
+            t1 = time.perf_counter()
+            try:
+                out = con.sql(sql).to_arrow_table() if sql else pa.table({})
+            except duckdb.Error as e:
+                raise QueryError(_explain_error(e, [resolved[s.alias] for s in scans])) from e
+            stats.execute_s = time.perf_counter() - t1
+            return out
+        finally:
+            for name in registered:
+                con.unregister(name)
+
+    # -- metadata -------------------------------------------------------------------------
+    def _metadata(self, stmt: Show | Describe) -> pd.DataFrame:
+        store = self._store
+        if isinstance(stmt, Describe):
+            table = self._resolve(
+                exp.Table(
+                    this=exp.to_identifier(stmt.table),
+                    db=exp.to_identifier(stmt.database) if stmt.database else None,
+                )
+            )
+            rows = [(d, "varchar", "DIMENSION") for d in table.schema.dimensions]
+            rows.append((MEASURE_NAME, "varchar", "MEASURE_NAME"))
+            rows.append(("time", "timestamp", "TIMESTAMP"))
+            rows += [(m, t.value.lower(), "MULTI") for m, t in table.schema.measures.items()]
+            return pd.DataFrame(rows, columns=["Column", "Type", "Timestream attribute type"])
+        kind = stmt.kind.upper()
+        if kind == "DATABASES":
+            names = store.list_databases()
+            return pd.DataFrame({"Database": _like(names, stmt.like)})
+        if kind == "TABLES":
+            db = stmt.database or store.default_database
+            if db is None:
+                raise QueryError("SHOW TABLES needs a database: SHOW TABLES FROM db")
+            try:
+                names = store.database(db).list_tables()
+            except NotFoundError as e:
+                raise QueryError(str(e)) from e
+            return pd.DataFrame({"Table": _like(names, stmt.like)})
+        if kind == "MEASURES":
+            if stmt.table is None:
+                raise QueryError("SHOW MEASURES needs a table: SHOW MEASURES FROM db.table")
+            table = self._resolve(
+                exp.Table(
+                    this=exp.to_identifier(stmt.table),
+                    db=exp.to_identifier(stmt.database) if stmt.database else None,
+                )
+            )
+            dims = list(table.schema.dimensions)
+            rows = [(m, t.value.lower(), dims) for m, t in table.schema.measures.items()]
+            rows = [r for r in rows if r[0] in set(_like([r[0] for r in rows], stmt.like))]
+            return pd.DataFrame(rows, columns=["measure_name", "data_type", "dimensions"])
+        raise QueryError(f"SHOW {stmt.kind} is not supported; use DATABASES, TABLES or MEASURES")
+
+
+def _explain_error(e: Exception, tables: list[Table]) -> str:
+    """A kernel error as a user message; unknown columns get "did you mean"."""
+    msg = str(e).split("\n")[0]
+    m = re.search(r'[Cc]olumn "([^"]+)" not found', msg) or re.search(
+        r'Referenced column "([^"]+)"', msg
+    )
+    if m:
+        names: list[str] = []
+        for t in tables:
+            names += ["time", MEASURE_NAME, *t.schema.dimensions, *t.schema.measures]
+        close = difflib.get_close_matches(m.group(1), names, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {sorted(set(names))}"
+        return f"column {m.group(1)!r} does not exist{hint}"
+    return f"query failed: {msg}"
+
+
+def _like(names: list[str], pattern: str | None) -> list[str]:
+    if pattern is None:
+        return sorted(names)
+    rx = re.compile(
+        "^"
+        + "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+        + "$"
+    )
+    return sorted(n for n in names if rx.match(n))
+
+
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    node = node.this if isinstance(node, exp.Where) else node
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.And):
+        return _conjuncts(node.left) + _conjuncts(node.right)
+    return [node]
+
+
+def _column_name(node: exp.Expression) -> str | None:
+    return node.name if isinstance(node, exp.Column) else None
+
+
+def _is_constant(node: exp.Expression) -> bool:
+    return not any(True for _ in node.find_all(exp.Column)) and not node.find(exp.Select)
+
+
+_FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ}
+
+
+def _pushdown(
+    where: exp.Expression, table: Table, now: pd.Timestamp, engine: QueryEngine
+) -> tuple[tuple[pd.Timestamp | None, pd.Timestamp | None], dict[str, list[str]]]:
+    """Time range ``[lo, hi)`` and dimension filters implied by the WHERE's conjuncts."""
+    lo: pd.Timestamp | None = None
+    hi: pd.Timestamp | None = None
+    dims: dict[str, list[str]] = {}
+    keys = {*table.schema.dimensions, MEASURE_NAME}
+    tick = pd.Timedelta(microseconds=1)  # the kernel compares at µs or ns: widen by a µs
+
+    def value(node: exp.Expression) -> pd.Timestamp | None:
+        try:
+            sql = to_duckdb_sql(exp.select(node.copy()), now=now)
+            rows = engine._connection().sql(sql).fetchall()
+        except Exception:  # not a time constant we can evaluate: no pruning from it
+            return None
+        if len(rows) != 1 or rows[0][0] is None:
+            return None
+        try:
+            return to_utc_timestamp(rows[0][0])
+        except Exception:
+            return None
+
+    for c in _conjuncts(where):
+        if isinstance(c, exp.Between) and _column_name(c.this) == "time":
+            a, b = value(c.args["low"]), value(c.args["high"])
+            if a is not None:
+                lo = a - tick if lo is None else max(lo, a - tick)
+            if b is not None:
+                hi = b + tick if hi is None else min(hi, b + tick)
+            continue
+        if type(c) in _FLIP:
+            left, right, kind = c.left, c.right, type(c)
+            if _column_name(right) is not None and _column_name(left) is None:
+                left, right, kind = right, left, _FLIP[kind]
+            name = _column_name(left)
+            if name == "time" and _is_constant(right):
+                v = value(right)
+                if v is None:
+                    continue
+                if kind in (exp.GT, exp.GTE, exp.EQ):
+                    lo = v - tick if lo is None else max(lo, v - tick)
+                if kind in (exp.LT, exp.LTE, exp.EQ):
+                    hi = v + tick if hi is None else min(hi, v + tick)
+            elif (
+                name in keys
+                and kind is exp.EQ
+                and isinstance(right, exp.Literal)
+                and right.is_string
+            ):
+                dims[name] = sorted(set(dims.get(name, [right.this])) & {right.this})
+        elif isinstance(c, exp.In) and _column_name(c.this) in keys:
+            vals = c.expressions
+            if vals and all(isinstance(v, exp.Literal) and v.is_string for v in vals):
+                name = c.this.name
+                new = {v.this for v in vals}
+                dims[name] = sorted(new & set(dims[name])) if name in dims else sorted(new)
+    return (lo, hi), dims
+
+
+def _referenced_measures(ast: exp.Expression, table: Table) -> list[str] | None:
+    """Measures a query names (None when it needs them all: ``*``)."""
+    if any(True for _ in ast.find_all(exp.Star)):
+        # count(*) names no column; SELECT * and t.* need every measure
+        for star in ast.find_all(exp.Star):
+            if not isinstance(star.parent, exp.Count):
+                return None
+    names = {c.name for c in ast.find_all(exp.Column)}
+    return [m for m in table.schema.measures if m in names]
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """The kernel's Arrow result as pandas: timestamps tz-aware UTC, nullable where null."""
+    df = table.to_pandas()
+    for name in df.columns:
+        col = df[name]
+        if pd.api.types.is_datetime64_dtype(col.dtype) and not isinstance(
+            col.dtype, pd.DatetimeTZDtype
+        ):
+            df[name] = col.dt.tz_localize("UTC")
+    return df

@@ -1,0 +1,613 @@
+"""Translate a Timestream syntax tree into DuckDB's.
+
+sqlglot's Trino-to-DuckDB transpilation does most of the work; this module adds what it does not
+know or gets wrong for Timestream:
+
+- ``now()``, ``current_timestamp`` and ``localtimestamp`` become one ``TIMESTAMPTZ_NS`` literal of
+  the query's ``now`` (bound once, on the client, nanoseconds kept); ``current_date``,
+  ``current_time`` and ``current_timezone()`` follow from it (UTC);
+- ``ago(d)`` is ``now - d``; ``bin(t, d)`` is ``time_bucket(d, t, <epoch>)``, aligned to
+  1970-01-01 like Timestream's (DuckDB's default origin is 2000-01-03);
+- Timestream's ``timestamp`` type (nanoseconds, UTC) is DuckDB's ``TIMESTAMPTZ_NS``;
+- durations in nanoseconds (DuckDB reads ``INTERVAL '50' NANOSECOND`` as 50 *seconds*) and
+  decimal durations (DuckDB truncates ``INTERVAL '1.5' HOUR`` to one hour) are rewritten exactly;
+- ``date_diff`` counts whole units elapsed (DuckDB's ``date_sub``, not its ``date_diff``, which
+  counts boundaries crossed), ``millisecond()`` is 0-999 (DuckDB's includes the seconds),
+  ``approx_percentile`` is the exact ``quantile_cont``, and the subtraction of two timestamps
+  works for every DuckDB timestamp type (it does not bind for ``TIMESTAMPTZ_NS``);
+- ``from_milliseconds``, ``from_nanoseconds``, ``to_milliseconds``, ``to_nanoseconds``,
+  ``format_datetime`` (Joda patterns, see :func:`joda_to_strftime`), ``parse_duration``,
+  ``to_iso8601`` and a few math and string functions get DuckDB equivalents.
+
+A function that is neither known to sqlglot nor listed here raises
+:class:`~tsstore.errors.QueryError` naming it; Timestream's time-series functions
+(``create_time_series``, ``interpolate_*``, ``derivative_linear`` ...) are refused as not
+supported yet.
+
+The generated SQL must run on a DuckDB connection whose time zone is UTC
+(:data:`DUCKDB_SESSION_SQL`): DuckDB evaluates ``hour()``, ``date_trunc()`` and friends of a
+``TIMESTAMPTZ`` in the session's time zone, and Timestream's are UTC.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from tsstore.query.dialect import parse_statement
+>>> ast = parse_statement("SELECT bin(time, 15m) FROM t WHERE time > ago(1h)").ast
+>>> print(to_duckdb_sql(ast, now=pd.Timestamp("2024-03-05 12:00", tz="UTC")))
+... # doctest: +NORMALIZE_WHITESPACE
+SELECT TIME_BUCKET(INTERVAL '15' MINUTE, time,
+    CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMPTZ)) FROM t
+    WHERE time > (CAST('2024-03-05 12:00:00.000000000+00:00' AS TIMESTAMPTZ_NS)
+    - INTERVAL '1' HOUR)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+import pandas as pd
+from sqlglot import exp
+from sqlglot.errors import ErrorLevel, UnsupportedError
+
+from tsstore.errors import QueryError, ValidationError
+from tsstore.model.durations import parse_duration
+from tsstore.query.dialect import DURATION_UNITS
+
+__all__ = [
+    "DUCKDB_SESSION_SQL",
+    "PASSTHROUGH_FUNCTIONS",
+    "TIME_SERIES_FUNCTIONS",
+    "TRANSLATED_FUNCTIONS",
+    "joda_to_strftime",
+    "to_duckdb",
+    "to_duckdb_sql",
+]
+
+#: Run this on the DuckDB connection before any translated query.
+DUCKDB_SESSION_SQL: Final = "SET TimeZone = 'UTC'"
+
+#: Timestream's time-series functions: refused, as not supported yet.
+TIME_SERIES_FUNCTIONS: Final[frozenset[str]] = frozenset(
+    {
+        "create_time_series",
+        "interpolate_linear",
+        "interpolate_spline_cubic",
+        "interpolate_locf",
+        "interpolate_fill",
+        "derivative_linear",
+        "non_negative_derivative_linear",
+        "integral_trapezoidal",
+    }
+)
+
+#: Functions sqlglot does not know that DuckDB has under the same name, with the same meaning.
+PASSTHROUGH_FUNCTIONS: Final[frozenset[str]] = frozenset(
+    {"geometric_mean", "bit_count", "json_array_length", "map_values", "histogram"}
+)
+
+_NS_TYPE: Final = "TIMESTAMPTZ_NS"  # DuckDB's name for Timestream's `timestamp`
+
+
+def _ns_type() -> exp.DataType:
+    # sqlglot does not know TIMESTAMPTZ_NS; a user-defined type is generated verbatim.
+    return exp.DataType.build(_NS_TYPE, udt=True)
+
+
+def _cast(node: exp.Expression, to: str | exp.DataType) -> exp.Cast:
+    to_type = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
+    return exp.Cast(this=node, to=to_type)
+
+
+def _func(name: str, *args: exp.Expression) -> exp.Anonymous:
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _epoch_origin() -> exp.Expression:
+    return _cast(exp.Literal.string("1970-01-01 00:00:00+00:00"), "TIMESTAMPTZ")
+
+
+class _Context:
+    """What one translation needs: the query's ``now``."""
+
+    def __init__(self, now: Any) -> None:
+        try:
+            ts = pd.Timestamp(now)
+        except (TypeError, ValueError) as e:
+            raise QueryError(f"now={now!r} is not a timestamp") from e
+        if ts is pd.NaT:
+            raise QueryError("now is NaT; give the query's current time as a pd.Timestamp")
+        self.now = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+    def now_literal(self) -> exp.Expression:
+        naive = self.now.tz_localize(None)
+        text = f"{naive.strftime('%Y-%m-%d %H:%M:%S')}.{naive.value % 1_000_000_000:09d}+00:00"
+        return exp.Cast(this=exp.Literal.string(text), to=_ns_type())
+
+    def today_literal(self) -> exp.Expression:
+        return _cast(exp.Literal.string(self.now.strftime("%Y-%m-%d")), "DATE")
+
+    def time_literal(self) -> exp.Expression:
+        return _cast(exp.Literal.string(self.now.strftime("%H:%M:%S.%f")), "TIME")
+
+
+def _args(node: exp.Expression, name: str, low: int, high: int | None = None) -> list[Any]:
+    args = list(node.expressions)
+    high = low if high is None else high
+    if not low <= len(args) <= high:
+        want = str(low) if low == high else f"{low} to {high}"
+        raise QueryError(f"function {name} takes {want} arguments, got {len(args)}")
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# Durations
+# --------------------------------------------------------------------------------------------
+
+_UNIT_NS: Final[dict[str, int]] = {unit: ns for unit, ns in DURATION_UNITS.values()}
+_LARGEST_FIRST: Final = sorted(_UNIT_NS.items(), key=lambda u: -u[1])
+
+
+def _interval(node: exp.Interval) -> exp.Expression:
+    """Rewrite an interval DuckDB would misread: nanoseconds and decimals."""
+    unit_node = node.args.get("unit")
+    value = node.this
+    if not isinstance(unit_node, exp.Var) or not isinstance(value, exp.Literal):
+        return node
+    unit = unit_node.name.upper()
+    if unit.endswith("S") and unit[:-1] in _UNIT_NS:
+        unit = unit[:-1]
+    try:
+        amount = Decimal(value.name.strip())
+    except InvalidOperation:
+        return node  # e.g. INTERVAL '1 02:00:00' DAY TO SECOND: leave it to DuckDB
+    if unit not in _UNIT_NS:
+        if amount != amount.to_integral_value():
+            raise QueryError(f"interval {amount} {unit} is not a whole number of {unit.lower()}s")
+        return node
+    if unit != "NANOSECOND" and amount == amount.to_integral_value():
+        return node
+    total_ns = amount * _UNIT_NS[unit]
+    if total_ns != total_ns.to_integral_value():
+        raise QueryError(f"interval {amount} {unit} is not a whole number of nanoseconds")
+    if total_ns % 1000 != 0:
+        raise QueryError(
+            f"interval of {total_ns} ns: DuckDB's intervals have microsecond resolution; use a "
+            "multiple of 1000ns (1us)"
+        )
+    for name, unit_ns in _LARGEST_FIRST:
+        if total_ns % unit_ns == 0:
+            return exp.Interval(
+                this=exp.Literal.string(str(int(total_ns / unit_ns))), unit=exp.Var(this=name)
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --------------------------------------------------------------------------------------------
+# format_datetime: Joda patterns
+# --------------------------------------------------------------------------------------------
+
+_JODA: Final[dict[str, Callable[[int], str | None]]] = {
+    "y": lambda n: "%y" if n == 2 else "%Y",
+    "Y": lambda n: "%y" if n == 2 else "%Y",
+    "x": lambda n: "%G" if n != 2 else None,
+    "M": lambda n: {1: "%-m", 2: "%m", 3: "%b"}.get(n, "%B"),
+    "d": lambda n: {1: "%-d", 2: "%d"}.get(n),
+    "D": lambda n: {1: "%-j", 3: "%j"}.get(n),
+    "H": lambda n: {1: "%-H", 2: "%H"}.get(n),
+    "h": lambda n: {1: "%-I", 2: "%I"}.get(n),
+    "m": lambda n: {1: "%-M", 2: "%M"}.get(n),
+    "s": lambda n: {1: "%-S", 2: "%S"}.get(n),
+    "S": lambda n: {3: "%g", 6: "%f", 9: "%n"}.get(n),
+    "a": lambda n: "%p" if n == 1 else None,
+    "E": lambda n: "%a" if n <= 3 else "%A",
+    "e": lambda n: "%u" if n == 1 else None,
+    "w": lambda n: "%V" if n == 2 else None,
+    "Z": lambda n: {1: "+0000", 2: "+00:00"}.get(n, "UTC"),
+    "z": lambda n: "UTC",
+    "G": lambda n: "AD",
+}
+
+_JODA_HELP: Final = (
+    "yyyy yy MMMM MMM MM M dd d DDD D HH H hh h mm m ss s SSS SSSSSS SSSSSSSSS a EEEE EEE e ww "
+    "xxxx Z ZZ z G and 'quoted text'"
+)
+
+
+def joda_to_strftime(pattern: str) -> str:
+    """Translate a Joda-Time pattern (``format_datetime``'s) into a DuckDB strftime format.
+
+    Supported letters: ``yyyy yy`` (year), ``xxxx`` (ISO week year), ``MMMM MMM MM M`` (month),
+    ``dd d`` (day), ``DDD D`` (day of year), ``HH H`` / ``hh h`` (hour, 24 / 12), ``mm m``,
+    ``ss s``, ``SSS SSSSSS SSSSSSSSS`` (milli-, micro-, nanoseconds), ``a`` (AM/PM),
+    ``EEEE EEE`` (day name), ``e`` (ISO day of week), ``ww`` (ISO week), ``Z ZZ z`` (UTC's
+    offset or name: every time is UTC), ``G`` (era) and ``'quoted text'`` (``''`` is a quote).
+    Other characters are copied.
+
+    Raises
+    ------
+    tsstore.errors.QueryError
+        A letter or a letter count outside that subset, or an unterminated quote.
+
+    Examples
+    --------
+    >>> joda_to_strftime("yyyy-MM-dd'T'HH:mm:ss.SSS")
+    '%Y-%m-%dT%H:%M:%S.%g'
+    """
+    out: list[str] = []
+    i = 0
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "'":
+            if i + 1 < n and pattern[i + 1] == "'":
+                out.append("'")
+                i += 2
+                continue
+            end = i + 1
+            text: list[str] = []
+            while True:
+                if end >= n:
+                    raise QueryError(f"format_datetime pattern {pattern!r} has an unclosed quote")
+                if pattern[end] == "'":
+                    if end + 1 < n and pattern[end + 1] == "'":
+                        text.append("'")
+                        end += 2
+                        continue
+                    break
+                text.append(pattern[end])
+                end += 1
+            out.append("".join(text).replace("%", "%%"))
+            i = end + 1
+            continue
+        if c.isascii() and c.isalpha():
+            run = i
+            while run < n and pattern[run] == c:
+                run += 1
+            count = run - i
+            spec = _JODA[c](count) if c in _JODA else None
+            if spec is None:
+                raise QueryError(
+                    f"format_datetime: pattern letter {c * count!r} is not supported; "
+                    f"supported: {_JODA_HELP}"
+                )
+            out.append(spec)
+            i = run
+            continue
+        out.append("%%" if c == "%" else c)
+        i += 1
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------
+# Functions
+# --------------------------------------------------------------------------------------------
+
+_Handler = Callable[[exp.Anonymous, _Context], exp.Expression]
+
+
+def _ago(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (duration,) = _args(node, "ago", 1)
+    return exp.Paren(this=exp.Sub(this=ctx.now_literal(), expression=duration))
+
+
+def _bin(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    ts, duration = _args(node, "bin", 2)
+    return _func("time_bucket", duration, ts, _epoch_origin())
+
+
+def _from_milliseconds(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (ms,) = _args(node, "from_milliseconds", 1)
+    return _cast(_func("epoch_ms", _cast(ms, "BIGINT")), "TIMESTAMPTZ")
+
+
+def _from_nanoseconds(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (ns,) = _args(node, "from_nanoseconds", 1)
+    return exp.Cast(this=_func("make_timestamp_ns", _cast(ns, "BIGINT")), to=_ns_type())
+
+
+def _to_milliseconds(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    # epoch_ns binds for every timestamp type and for intervals; epoch_ms does not (TZ_NS).
+    (x,) = _args(node, "to_milliseconds", 1)
+    return exp.IntDiv(this=_func("epoch_ns", x), expression=exp.Literal.number(1_000_000))
+
+
+def _to_nanoseconds(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (x,) = _args(node, "to_nanoseconds", 1)
+    return _func("epoch_ns", x)
+
+
+def _format_datetime(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    ts, fmt = _args(node, "format_datetime", 2)
+    if not (isinstance(fmt, exp.Literal) and fmt.is_string):
+        raise QueryError("format_datetime needs its pattern as a string literal")
+    return _func("strftime", ts, exp.Literal.string(joda_to_strftime(fmt.name)))
+
+
+def _to_iso8601(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (ts,) = _args(node, "to_iso8601", 1)
+    return _func("strftime", ts, exp.Literal.string("%Y-%m-%dT%H:%M:%S.%nZ"))
+
+
+def _millisecond(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    # DuckDB's millisecond() counts the milliseconds of the minute (0-59999).
+    (ts,) = _args(node, "millisecond", 1)
+    return exp.Paren(
+        this=exp.Mod(this=_func("millisecond", ts), expression=exp.Literal.number(1000))
+    )
+
+
+def _parse_duration(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (text,) = _args(node, "parse_duration", 1)
+    if not (isinstance(text, exp.Literal) and text.is_string):
+        raise QueryError("parse_duration needs a string literal such as '1.5h'")
+    try:
+        ns = parse_duration(text.name, "parse_duration argument").value
+    except ValidationError as e:
+        raise QueryError(str(e)) from e
+    for unit, unit_ns in _LARGEST_FIRST:
+        if ns % unit_ns == 0:
+            return _interval(
+                exp.Interval(this=exp.Literal.string(str(ns // unit_ns)), unit=exp.Var(this=unit))
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _renamed(name: str, low: int, high: int | None = None) -> _Handler:
+    def handler(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+        return _func(name, *_args(node, node.name.lower(), low, high))
+
+    return handler
+
+
+def _special_double(text: str) -> _Handler:
+    def handler(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+        _args(node, node.name.lower(), 0)
+        return _cast(exp.Literal.string(text), "DOUBLE")
+
+    return handler
+
+
+def _e(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    _args(node, "e", 0)
+    return exp.Exp(this=exp.Literal.number("1.0"))
+
+
+def _year_of_week(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (ts,) = _args(node, "yow", 1)
+    return exp.YearOfWeek(this=ts)
+
+
+def _every(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    (x,) = _args(node, "every", 1)
+    return exp.LogicalAnd(this=x)
+
+
+_HANDLERS: Final[dict[str, _Handler]] = {
+    "ago": _ago,
+    "bin": _bin,
+    "from_milliseconds": _from_milliseconds,
+    "from_nanoseconds": _from_nanoseconds,
+    "to_milliseconds": _to_milliseconds,
+    "to_nanoseconds": _to_nanoseconds,
+    "format_datetime": _format_datetime,
+    "to_iso8601": _to_iso8601,
+    "millisecond": _millisecond,
+    "parse_duration": _parse_duration,
+    "e": _e,
+    "nan": _special_double("NaN"),
+    "infinity": _special_double("Infinity"),
+    "is_finite": _renamed("isfinite", 1),
+    "is_infinite": _renamed("isinf", 1),
+    "hamming_distance": _renamed("hamming", 2),
+    "codepoint": _renamed("unicode", 1),
+    "yow": _year_of_week,
+    "every": _every,
+}
+
+#: Timestream functions that sqlglot does not know and that this module translates.
+TRANSLATED_FUNCTIONS: Final[frozenset[str]] = frozenset(_HANDLERS)
+
+# --------------------------------------------------------------------------------------------
+# Timestamps
+# --------------------------------------------------------------------------------------------
+
+_TIMESTAMP_FUNCS: Final = frozenset(
+    {"ago", "bin", "from_milliseconds", "from_nanoseconds", "from_iso8601_timestamp"}
+)
+_TIMESTAMP_NODES: Final = (
+    exp.CurrentTimestamp,
+    exp.Localtimestamp,
+    exp.FromISO8601Timestamp,
+    exp.UnixToTime,
+    exp.TimestampTrunc,
+    exp.DateTrunc,
+    exp.StrToTime,
+    exp.ParseDatetime,
+)
+_SAME_TYPE_NODES: Final = (
+    exp.Max,
+    exp.Min,
+    exp.AnyValue,
+    exp.ArgMax,
+    exp.ArgMin,
+    exp.FirstValue,
+    exp.LastValue,
+    exp.Lag,
+    exp.Lead,
+    exp.Window,
+    exp.Paren,
+    exp.Coalesce,
+)
+# Timestream's timestamp types, all TIMESTAMPTZ_NS in DuckDB.
+_TIMESTAMP_TYPES: Final = (
+    exp.DataType.Type.TIMESTAMP,
+    exp.DataType.Type.TIMESTAMPTZ,
+    exp.DataType.Type.TIMESTAMPLTZ,
+    exp.DataType.Type.TIMESTAMPNTZ,
+)
+
+
+def _is_interval(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Paren | exp.Neg):
+        node = node.this
+    return isinstance(node, exp.Interval) or (
+        isinstance(node, exp.Anonymous) and node.name.lower() == "parse_duration"
+    )
+
+
+def _is_timestamp(node: exp.Expression) -> bool:
+    """Whether ``node`` is (syntactically) a Timestream timestamp."""
+    if isinstance(node, exp.Column):
+        return node.name.lower() == "time" or node.name == "measure_value::timestamp"
+    if isinstance(node, _TIMESTAMP_NODES):
+        return True
+    if isinstance(node, exp.Cast):
+        return node.to.this in _TIMESTAMP_TYPES
+    if isinstance(node, exp.Anonymous):
+        return node.name.lower() in _TIMESTAMP_FUNCS
+    if isinstance(node, exp.DateAdd):
+        return _is_timestamp(node.this)
+    if isinstance(node, exp.Add | exp.Sub):
+        return (_is_timestamp(node.this) and _is_interval(node.expression)) or (
+            isinstance(node, exp.Add) and _is_interval(node.this) and _is_timestamp(node.expression)
+        )
+    if isinstance(node, _SAME_TYPE_NODES):
+        return _is_timestamp(node.this)
+    return False
+
+
+def _as_timestamp_ns(node: exp.Expression) -> exp.Expression:
+    # In a UTC session, TIMESTAMP_NS is the UTC wall clock, for every timestamp type.
+    return exp.Cast(this=node, to=exp.DataType(this=exp.DataType.Type.TIMESTAMP_NS))
+
+
+# --------------------------------------------------------------------------------------------
+# The translation
+# --------------------------------------------------------------------------------------------
+
+
+# Trino's EXTRACT fields that DuckDB spells differently.
+_EXTRACT_FIELDS: Final = {
+    "DAY_OF_WEEK": "ISODOW",
+    "DOW": "ISODOW",
+    "DAY_OF_YEAR": "DOY",
+    "YEAR_OF_WEEK": "ISOYEAR",
+    "YOW": "ISOYEAR",
+}
+
+
+def _check_functions(tree: exp.Expression) -> None:
+    for node in tree.find_all(exp.Anonymous):
+        name = node.name.lower()
+        if name in TIME_SERIES_FUNCTIONS:
+            raise QueryError(
+                f"function {node.name} is a Timestream time-series function, not supported yet "
+                "by tsstore's SQL"
+            )
+        if name not in _HANDLERS and name not in PASSTHROUGH_FUNCTIONS:
+            raise QueryError(f"function {node.name} is not supported by tsstore's SQL")
+    for node in tree.find_all(exp.Placeholder):
+        label = f":{node.name}" if node.name and node.name != "?" else "?"
+        raise QueryError(f"query parameter {label} is not bound; pass its value in params")
+    approx = tree.find(exp.ApproxQuantile)
+    if approx is not None and approx.args.get("weight") is not None:
+        raise QueryError("approx_percentile with weights is not supported by tsstore's SQL")
+
+
+def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
+    """Translate one node whose children are already translated."""
+    if isinstance(node, exp.Anonymous):
+        handler = _HANDLERS.get(node.name.lower())
+        return handler(node, ctx) if handler is not None else node
+    if isinstance(node, exp.CurrentTimestamp | exp.Localtimestamp):
+        return ctx.now_literal()
+    if isinstance(node, exp.CurrentDate):
+        return ctx.today_literal()
+    if isinstance(node, exp.CurrentTime | exp.Localtime):
+        return ctx.time_literal()
+    if isinstance(node, exp.CurrentTimezone):
+        return exp.Literal.string("UTC")
+    if isinstance(node, exp.Interval):
+        return _interval(node)
+    if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var):
+        field = _EXTRACT_FIELDS.get(node.this.name.upper())
+        if field is not None:
+            node.set("this", exp.Var(this=field))
+        return node
+    if isinstance(node, exp.Cast) and node.to.this in _TIMESTAMP_TYPES:
+        node.set("to", _ns_type())
+        return node
+    if isinstance(node, exp.FromISO8601Timestamp):
+        return exp.Cast(this=node.this, to=_ns_type())
+    if isinstance(node, exp.ApproxQuantile):
+        return _func("quantile_cont", node.this, node.args["quantile"])
+    if isinstance(node, exp.DateDiff):
+        unit = node.args.get("unit")
+        unit_name = unit.name.lower() if unit is not None else "day"
+        return _func(
+            "date_sub",
+            exp.Literal.string(unit_name),
+            _as_timestamp_ns(node.expression),
+            _as_timestamp_ns(node.this),
+        )
+    return node
+
+
+def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
+    """Translate a Timestream syntax tree into a DuckDB one.
+
+    Parameters
+    ----------
+    ast : sqlglot.exp.Expression
+        A parsed query (``parse_statement(sql).ast``) with its parameters bound; not modified.
+    now : pd.Timestamp
+        The query's current time, bound once (``now()``, ``current_timestamp``, ``ago()``).
+        A naive timestamp is UTC. Nanoseconds are kept (the literal is ``TIMESTAMPTZ_NS``).
+
+    Returns
+    -------
+    sqlglot.exp.Expression
+        A tree to generate with ``dialect="duckdb"``; run it in a UTC session
+        (:data:`DUCKDB_SESSION_SQL`).
+
+    Raises
+    ------
+    tsstore.errors.QueryError
+        An unsupported or time-series function (named), an unbound parameter, or an interval
+        DuckDB cannot represent.
+    """
+    ctx = _Context(now)
+    tree = ast.copy()
+    _check_functions(tree)
+    # The difference of two timestamps does not bind in DuckDB for TIMESTAMPTZ_NS: compare
+    # UTC wall clocks in TIMESTAMP_NS instead (before the rewrites, which hide the types).
+    for sub in list(tree.find_all(exp.Sub)):
+        if _is_timestamp(sub.this) and _is_timestamp(sub.expression):
+            sub.set("this", _as_timestamp_ns(sub.this))
+            sub.set("expression", _as_timestamp_ns(sub.expression))
+    # Children before parents: reversed pre-order visits every node after its descendants.
+    for node in reversed(list(tree.walk(bfs=False))):
+        new = _rewrite(node, ctx)
+        if new is not node:
+            if node is tree:
+                tree = new
+            else:
+                node.replace(new)
+    return tree
+
+
+def to_duckdb_sql(ast: exp.Expression, *, now: pd.Timestamp) -> str:
+    """Translate a Timestream syntax tree into DuckDB SQL (see :func:`to_duckdb`).
+
+    Raises
+    ------
+    tsstore.errors.QueryError
+        As :func:`to_duckdb`, and for constructs sqlglot cannot express in DuckDB's SQL.
+    """
+    tree = to_duckdb(ast, now=now)
+    try:
+        return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    except UnsupportedError as e:
+        raise QueryError(f"this query cannot run in tsstore's SQL engine: {e}") from e
