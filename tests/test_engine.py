@@ -220,3 +220,20 @@ def test_single_measure_records_are_queryable(tmp_path):
         assert got.to_dict("records") == [{"host": "h1", "measure_name": "cpu_user", "v": 12.5}]
         got = c.query("SELECT sum(measure_value::bigint) AS s FROM cpu")
         assert got["s"].tolist() == [1024]
+
+
+def test_now_is_bound_once_per_query(tmp_path):
+    """Pruning and the kernel see the same now(), even when the clock moves between calls."""
+    ticks = iter(range(10**6))
+
+    def clock() -> pd.Timestamp:
+        return NOW + pd.Timedelta(seconds=next(ticks))
+
+    with tsstore.connect(tmp_path, clock=clock, database="dev", lifecycle_interval=None) as c:
+        t = c.create_database("dev").create_table("cpu")
+        t.write(pd.DataFrame({"time": [NOW], "host": ["h1"], "x": [1.0]}), dimensions=["host"])
+        c.query("SELECT count(*) FROM cpu WHERE time BETWEEN ago(1h) AND now()")
+        stats = c.last_query_stats
+        hi = stats.scans[0].time_range[1] - pd.Timedelta(microseconds=1)
+        assert hi.strftime("%Y-%m-%d %H:%M:%S") in stats.duckdb_sql
+        assert stats.duckdb_sql.count(hi.strftime("%Y-%m-%d %H:%M:%S")) == 2

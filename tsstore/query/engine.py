@@ -119,9 +119,9 @@ class QueryEngine:
         if isinstance(stmt, Show | Describe):
             return f"metadata: {stmt}"
         stats = QueryStats()
-        ast, scans, _ = self._plan(stmt.ast, params, stats)
+        ast, scans, _, now = self._plan(stmt.ast, params, stats)
         lines = [s.describe() for s in scans]
-        lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=self._now())}")
+        lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now)}")
         return "\n".join(lines)
 
     # -- planning -------------------------------------------------------------------------
@@ -130,7 +130,8 @@ class QueryEngine:
 
     def _plan(
         self, ast: exp.Expression, params: Mapping[str, Any] | None, stats: QueryStats
-    ) -> tuple[exp.Expression, list[ScanPlan], dict[str, Table]]:
+    ) -> tuple[exp.Expression, list[ScanPlan], dict[str, Table], pd.Timestamp]:
+        """Bind parameters, resolve and prune every table; ``now`` is bound here, once."""
         t0 = time.perf_counter()
         ast = bind_params(ast.copy(), dict(params or {}))
         now = self._now()
@@ -175,7 +176,7 @@ class QueryEngine:
             )
         stats.plan_s = time.perf_counter() - t0
         stats.scans = scans
-        return ast, scans, dict(zip((s.alias for s in scans), resolved, strict=True))
+        return ast, scans, dict(zip((s.alias for s in scans), resolved, strict=True)), now
 
     def _resolve(self, node: exp.Table) -> Table:
         db = node.db or self._store.default_database
@@ -196,7 +197,7 @@ class QueryEngine:
         as_of: object | None,
         stats: QueryStats,
     ) -> pa.Table:
-        ast, scans, resolved = self._plan(ast, params, stats)
+        ast, scans, resolved, now = self._plan(ast, params, stats)
         con = self._connection()
         t0 = time.perf_counter()
         registered = []
@@ -213,7 +214,7 @@ class QueryEngine:
                 con.register(scan.alias, data)
                 registered.append(scan.alias)
             stats.scan_s = time.perf_counter() - t0
-            sql = to_duckdb_sql(ast, now=self._now())
+            sql = to_duckdb_sql(ast, now=now)  # the same now() as the pruning
             stats.duckdb_sql = sql
             t1 = time.perf_counter()
             try:
