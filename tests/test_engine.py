@@ -253,14 +253,29 @@ def queries(draw) -> str:
     aggs = draw(
         st.lists(
             st.sampled_from(
-                ["count(*)", f"avg({m})", f"max({m})", f"min({m})", f"sum({m})",
-                 f"count({m})", f"approx_percentile({m}, 0.9)", f"stddev({m})"]
+                [
+                    "count(*)",
+                    f"avg({m})",
+                    f"max({m})",
+                    f"min({m})",
+                    f"sum({m})",
+                    f"count({m})",
+                    f"approx_percentile({m}, 0.9)",
+                    f"stddev({m})",
+                ]
             ),
-            min_size=1, max_size=3, unique=True,
+            min_size=1,
+            max_size=3,
+            unique=True,
         )
     )
-    keys = draw(st.lists(st.sampled_from(["device_id", "factory", "bin(time, 15m)",
-                                          "bin(time, 1h)"]), max_size=2, unique=True))
+    keys = draw(
+        st.lists(
+            st.sampled_from(["device_id", "factory", "bin(time, 15m)", "bin(time, 1h)"]),
+            max_size=2,
+            unique=True,
+        )
+    )
     preds = []
     if draw(st.booleans()):
         a, b = sorted(draw(st.lists(st.integers(0, 11 * 60), min_size=2, max_size=2)))
@@ -275,8 +290,12 @@ def queries(draw) -> str:
         preds.append(f"factory = 'f-{draw(st.integers(0, 4))}'")
     if draw(st.booleans()):
         preds.append(f"{draw(st.sampled_from(MEASURES))} > {draw(st.integers(0, 110))}")
-    select = ", ".join([*(f"{k} AS k{i}" for i, k in enumerate(keys)),
-                        *(f"{a} AS a{i}" for i, a in enumerate(aggs))])
+    select = ", ".join(
+        [
+            *(f"{k} AS k{i}" for i, k in enumerate(keys)),
+            *(f"{a} AS a{i}" for i, a in enumerate(aggs)),
+        ]
+    )
     sql = f"SELECT {select} FROM machine_metrics"
     if preds:
         sql += " WHERE " + " AND ".join(preds)
@@ -294,3 +313,16 @@ def test_generated_queries_equal_duckdb_over_the_same_rows(client, fleet, sql):
     """Pruning, both tiers and the scan never change a result (differential, generated)."""
     got = client.query(sql)
     assert_same(got, reference(fleet, sql), ordered="ORDER BY" in sql)
+
+
+def test_query_pages(client, fleet):
+    sql = "SELECT device_id, time FROM machine_metrics WHERE device_id = 'm-0004' ORDER BY time"
+    pages = list(client.query_pages(sql, max_rows=100))
+    whole = client.query(sql)
+    assert [len(p.rows) for p in pages[:-1]] == [100] * (len(pages) - 1)
+    assert pd.concat([p.rows for p in pages], ignore_index=True).equals(whole)
+    assert all(p.next_token for p in pages[:-1]) and pages[-1].next_token is None
+    empty = list(client.query_pages("SELECT * FROM machine_metrics WHERE device_id = 'x'"))
+    assert len(empty) == 1 and empty[0].rows.empty and empty[0].next_token is None
+    with pytest.raises(QueryError, match="max_rows"):
+        list(client.query_pages(sql, max_rows=0))

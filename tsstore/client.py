@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 
-from tsstore.query.engine import QueryEngine, QueryStats
+from tsstore.query.engine import QueryEngine, QueryPage, QueryStats
 from tsstore.storage.store import Store
 
 __all__ = ["Client", "connect"]
@@ -54,6 +54,24 @@ class Client(Store):
             nearest name), unsupported functions (named).
         """
         return self._engine.query(sql, params, as_of=as_of)
+
+    def query_pages(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_rows: int = 1000,
+        as_of: object | None = None,
+    ) -> Iterator[QueryPage]:
+        """The result in pages of at most ``max_rows`` rows, each with a ``next_token`` (None
+        on the last), like Timestream's paginated ``Query`` API.
+
+        Examples
+        --------
+        >>> for page in store.query_pages("SELECT * FROM t", max_rows=500):  # doctest: +SKIP
+        ...     handle(page.rows)
+        """
+        return self._engine.query_pages(sql, params, max_rows=max_rows, as_of=as_of)
 
     def explain(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
         """The plan of a query: each table's pruned scan and the SQL the kernel runs."""

@@ -23,7 +23,8 @@ import difflib
 import re
 import threading
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from tsstore.storage.store import Store
     from tsstore.storage.table import Table
 
-__all__ = ["QueryEngine", "QueryStats", "ScanPlan"]
+__all__ = ["QueryEngine", "QueryPage", "QueryStats", "ScanPlan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,25 @@ class QueryStats:
     scan_s: float = 0.0
     execute_s: float = 0.0
     duckdb_sql: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueryPage:
+    """One page of a result, like a response of Timestream's ``Query`` API.
+
+    Attributes
+    ----------
+    rows : DataFrame
+        At most ``max_rows`` rows.
+    next_token : str or None
+        Token of the next page (None on the last page).
+    stats : QueryStats
+        The query's statistics (the same object on every page).
+    """
+
+    rows: pd.DataFrame
+    next_token: str | None
+    stats: QueryStats
 
 
 class QueryEngine:
@@ -112,6 +132,38 @@ class QueryEngine:
         table = self._run(stmt.ast, params, as_of, stats)
         self.last_stats = stats
         return _to_pandas(table)
+
+    def query_pages(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        max_rows: int = 1000,
+        as_of: object | None = None,
+    ) -> Iterator[QueryPage]:
+        """The result of one query in pages of at most ``max_rows`` rows.
+
+        The query runs once; pages are slices of its Arrow result, converted to pandas one at a
+        time, so a large result is never held as one DataFrame.
+        """
+        if not isinstance(max_rows, int) or max_rows < 1:
+            raise QueryError(f"max_rows must be a positive integer, got {max_rows!r}")
+        stats = QueryStats()
+        stmt = parse_statement(sql)
+        if isinstance(stmt, Show | Describe):
+            table = pa.Table.from_pandas(self._metadata(stmt), preserve_index=False)
+        else:
+            table = self._run(stmt.ast, params, as_of, stats)
+        self.last_stats = stats
+        token = uuid.uuid4().hex
+        n = table.num_rows
+        for page, start in enumerate(range(0, max(n, 1), max_rows)):
+            last = start + max_rows >= n
+            yield QueryPage(
+                _to_pandas(table.slice(start, max_rows)),
+                None if last else f"{token}:{page + 1}",
+                stats,
+            )
 
     def explain(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
         """The plan of a query: the pruned scan of each table and the SQL the kernel runs."""
