@@ -326,3 +326,22 @@ def test_query_pages(client, fleet):
     assert len(empty) == 1 and empty[0].rows.empty and empty[0].next_token is None
     with pytest.raises(QueryError, match="max_rows"):
         list(client.query_pages(sql, max_rows=0))
+
+
+@pytest.mark.parametrize(
+    ("expr", "want"),
+    [
+        ("now()", NOW),
+        ("ago(1h)", NOW - pd.Timedelta("1h")),
+        ("now() - 1d", NOW - pd.Timedelta("1d")),
+        ("ago(6h) - 10m", NOW - pd.Timedelta("6h10m")),
+        ("from_iso8601_timestamp('2016-01-01T05:00:00Z')", pd.Timestamp("2016-01-01 05:00Z")),
+        ("CAST('2024-01-01 00:00:00' AS TIMESTAMP)", pd.Timestamp("2024-01-01", tz="UTC")),
+        ("1.5h", None),
+        ("temperature", None),
+    ],
+)
+def test_time_constants_are_evaluated_without_the_kernel(expr, want):
+    from tsstore.query.engine import _time_constant
+
+    assert _time_constant(parse_statement(f"SELECT {expr}").ast.expressions[0], NOW) == want

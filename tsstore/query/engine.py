@@ -389,6 +389,9 @@ def _pushdown(
     tick = pd.Timedelta(microseconds=1)  # the kernel compares at µs or ns: widen by a µs
 
     def value(node: exp.Expression) -> pd.Timestamp | None:
+        quick = _time_constant(node, now)
+        if quick is not None:
+            return quick
         try:
             sql = to_duckdb_sql(exp.select(node.copy()), now=now)
             rows = engine._connection().sql(sql).fetchall()
@@ -436,6 +439,70 @@ def _pushdown(
                 new = {v.this for v in vals}
                 dims[name] = sorted(new & set(dims[name])) if name in dims else sorted(new)
     return (lo, hi), dims
+
+
+_UNIT_NS = {
+    "NANOSECOND": 1,
+    "MICROSECOND": 1_000,
+    "MILLISECOND": 1_000_000,
+    "SECOND": 10**9,
+    "MINUTE": 60 * 10**9,
+    "HOUR": 3600 * 10**9,
+    "DAY": 86400 * 10**9,
+}
+
+
+def _time_constant(node: exp.Expression, now: pd.Timestamp) -> pd.Timestamp | None:
+    """The value of the usual time constants, computed here without a kernel round trip:
+    ``now()``, ``ago(d)``, ``from_iso8601_timestamp('...')``, timestamp strings and casts,
+    and those plus or minus a duration. None for anything else (the kernel evaluates it)."""
+
+    def duration(n: exp.Expression) -> pd.Timedelta | None:
+        if isinstance(n, exp.Interval) and n.unit is not None:
+            unit = n.unit.name.upper().rstrip("S")
+            if unit in _UNIT_NS and isinstance(n.this, exp.Literal):
+                try:
+                    return pd.Timedelta(int(float(n.this.this) * _UNIT_NS[unit]), unit="ns")
+                except ValueError:
+                    return None
+        return None
+
+    def ts(n: exp.Expression) -> pd.Timestamp | None:
+        while isinstance(n, exp.Paren):
+            n = n.this
+        name = n.name.lower() if isinstance(n, exp.Func) else ""
+        if isinstance(n, exp.CurrentTimestamp) or (
+            isinstance(n, exp.Anonymous) and name in ("now", "current_timestamp")
+        ):
+            return now
+        if isinstance(n, exp.Anonymous) and n.name.lower() == "ago" and len(n.expressions) == 1:
+            d = duration(n.expressions[0])
+            return None if d is None else now - d
+        if isinstance(n, exp.FromISO8601Timestamp):
+            arg = n.this
+            if isinstance(arg, exp.Literal) and arg.is_string:
+                return _timestamp(arg.this)
+        if (
+            isinstance(n, exp.Cast | exp.TryCast)
+            and isinstance(n.this, exp.Literal)
+            and n.this.is_string
+            and n.to.is_type(*exp.DataType.TEMPORAL_TYPES)
+        ):
+            return _timestamp(n.this.this)
+        if isinstance(n, exp.Add | exp.Sub):
+            base, d = ts(n.left), duration(n.right)
+            if base is not None and d is not None:
+                return base + d if isinstance(n, exp.Add) else base - d
+        return None
+
+    return ts(node)
+
+
+def _timestamp(text: str) -> pd.Timestamp | None:
+    try:
+        return to_utc_timestamp(text)
+    except Exception:
+        return None
 
 
 def _referenced_measures(ast: exp.Expression, table: Table) -> list[str] | None:
