@@ -37,7 +37,7 @@ from tsstore.storage.codec import (
     points_to_arrow,
     points_to_query_table,
 )
-from tsstore.storage.magnetic import MagneticTier
+from tsstore.storage.magnetic import MagneticSnapshot, MagneticTier
 from tsstore.storage.memory import MemoryTier
 from tsstore.storage.wal import WriteAheadLog
 
@@ -131,7 +131,7 @@ class Table:
         self.read_only = read_only
         self._lock = threading.RLock()
         self._memory = MemoryTier()
-        self._snapshot = magnetic.snapshot()
+        self._snapshot: MagneticSnapshot | None = magnetic.snapshot()
         self._watermark = self._snapshot.watermark
         self._applied_lsn = _applied_lsn(magnetic)
         self._replayed_lsn = 0
@@ -413,7 +413,7 @@ class Table:
         keys = compact_keys(late).keys
         where = {c: sorted({v for v in keys[c] if v is not None}) for c in keys.columns}
         where = {c: v for c, v in where.items() if v and c in keys.columns}
-        stored = self._magnetic.snapshot().read(
+        stored = self._latest().read(
             time_range=(int(late.time.min()), int(late.time.max()) + 1), where=where or None
         )
         return self._memory.register(stored)
@@ -422,9 +422,20 @@ class Table:
         self, points: Points, *, kind: str, lsn: int | None = None, watermark: int | None = None
     ) -> None:
         batch = None if lsn is None else f"lsn:{lsn}"
+        self._snapshot = None
         self._magnetic.write(compact_keys(points), watermark=watermark, kind=kind, batch_id=batch)
         if lsn is not None:
             self._applied_lsn = max(self._applied_lsn, lsn)
+
+    def _latest(self) -> MagneticSnapshot:
+        """The newest magnetic snapshot. The writer caches it (only its own commits move the
+        branch, and each drops the cache); readers look again every time."""
+        if self.read_only or self._snapshot is None:
+            snap = self._magnetic.snapshot()
+            if not self.read_only:
+                self._snapshot = snap
+            return snap
+        return self._snapshot
 
     def _update_entry(self, **changes: Any) -> None:
         self._entry = self._entry.with_(**changes)
@@ -454,7 +465,7 @@ class Table:
             return
         with self._lock:
             self._replay()
-            snap = self._magnetic.snapshot()
+            snap = self._latest()
             if snap.watermark > self._watermark:
                 self._watermark = snap.watermark
                 self._memory.drop_before(self._watermark)
@@ -482,9 +493,7 @@ class Table:
         start = floor if start is None else max(start, floor)
         self.refresh()
         with self._lock:
-            snap = (
-                self._magnetic.snapshot(as_of) if as_of is not None else (self._magnetic.snapshot())
-            )
+            snap = self._magnetic.snapshot(as_of) if as_of is not None else self._latest()
             view = None if as_of is not None else self._memory.view()
             series = self._memory.registry.select(where_l)
         mag = snap.read(
@@ -617,7 +626,7 @@ class Table:
         self.refresh()
         with self._lock:
             view = self._memory.view()
-            snap = self._magnetic.snapshot()
+            snap = self._latest()
         mem_rows = view.rows
         mag_rows = snap.rows()
         mag_lo, mag_hi = snap.time_bounds()
@@ -688,6 +697,7 @@ class Table:
                 self._watermark = target
                 moved = self._memory.drop_before(target)
                 self._wal.truncate_before(target)
+            self._snapshot = None
             deleted = self._magnetic.delete_before(_ns(now - ret.memory - ret.magnetic))
             compacted = self._magnetic.compact(
                 max_segments=COMPACT_SEGMENTS, sealed_before=self._watermark
@@ -709,6 +719,7 @@ class Table:
         self._check_writable()
         keep = parse_duration(keep_snapshots, "keep_snapshots")
         with self._lock:
+            self._snapshot = None
             out = self._magnetic.maintain(keep_snapshots=keep)
             self._last_maintain = time.monotonic()
             return out
@@ -719,6 +730,7 @@ class Table:
         wall = time.monotonic()
         if wall - self._last_maintain < MAINTAIN_EVERY.total_seconds():
             return
+        self._snapshot = None
         self._magnetic.maintain(keep_snapshots=SNAPSHOT_RETENTION)
         self._last_maintain = wall
 
