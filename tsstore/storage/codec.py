@@ -102,12 +102,16 @@ def points_from_arrow(table: pa.Table, meta: dict[str, Any]) -> Points:
     )
 
 
-def _key_column(values: np.ndarray, series: np.ndarray) -> pa.Array:
-    """A dictionary-encoded string column of a key, one entry per series (None = null)."""
+def _key_column(values: np.ndarray, series: pa.Array, series_np: np.ndarray) -> pa.Array:
+    """A dictionary-encoded string column of a key, one entry per series (None = null).
+
+    ``series`` (the Arrow indices) is shared by every key column without nulls.
+    """
     absent = np.equal(values, None)
     dictionary = pa.array(np.where(absent, "", values).astype(object), type=pa.string())
-    indices = pa.array(series, type=pa.int32(), mask=absent[series] if absent.any() else None)
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
+    if absent.any():
+        series = pa.array(series_np, type=pa.int32(), mask=absent[series_np])
+    return pa.DictionaryArray.from_arrays(series, dictionary)
 
 
 def _measure_column(values: np.ndarray, mtype: MeasureType) -> pa.Array:
@@ -134,9 +138,10 @@ def points_to_query_table(
     """
     n = len(p)
     cols: dict[str, pa.Array] = {}
+    indices = pa.array(p.series, type=pa.int32())
     for d in [*dimensions, MEASURE_NAME]:
         if d in p.keys.columns and n:
-            cols[d] = _key_column(p.keys[d].to_numpy(dtype=object), p.series)
+            cols[d] = _key_column(p.keys[d].to_numpy(dtype=object), indices, p.series)
         else:
             cols[d] = pa.nulls(n, type=pa.string())
     cols["time"] = pa.array(p.time, type=pa.timestamp("ns", tz="UTC"))

@@ -417,7 +417,8 @@ async def gather_rows(arr: AsyncArray, rows: np.ndarray | None) -> np.ndarray:
     if hi - lo == len(rows):  # one contiguous run
         return await arr.getitem(slice(lo, hi))
     cs = arr.chunks[0]
-    chunk_ids = np.unique(rows // cs)
+    chunk_of = rows // cs  # rows are sorted: distinct chunks by a diff, not a sort
+    chunk_ids = chunk_of[np.concatenate([[True], chunk_of[1:] != chunk_of[:-1]])]
     breaks = np.flatnonzero(np.diff(chunk_ids) != 1) + 1
     run_first = chunk_ids[np.r_[0, breaks]].tolist()
     run_last = chunk_ids[np.r_[breaks - 1, len(chunk_ids) - 1]].tolist()

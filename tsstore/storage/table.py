@@ -505,9 +505,11 @@ class Table:
         if view is not None:
             lo = snap.watermark if start is None else max(start, snap.watermark)
             parts.append(view.read(time_range=(lo, end), series=series, measures=measures))
-        keys = view.keys if view is not None else mag.keys
+        parts = [p for p in parts if len(p)]
+        # One tier only (the common case): its rows keep their own series keys, no re-keying.
+        keys = parts[0].keys if len(parts) == 1 else (view.keys if view is not None else mag.keys)
         merged = Points.concat(
-            [p.remap(keys) if p.keys is not keys else p for p in parts if len(p)], keys=None
+            [p.remap(keys) if p.keys is not keys else p for p in parts], keys=None
         )
         if not len(merged):
             return Points.empty(
