@@ -478,6 +478,8 @@ def _time_constant(node: exp.Expression, now: pd.Timestamp) -> pd.Timestamp | No
         if isinstance(n, exp.Anonymous) and n.name.lower() == "ago" and len(n.expressions) == 1:
             d = duration(n.expressions[0])
             return None if d is None else now - d
+        if isinstance(n, exp.Literal) and n.is_string:  # compared with time: a timestamp
+            return _timestamp(n.this)
         if isinstance(n, exp.FromISO8601Timestamp):
             arg = n.this
             if isinstance(arg, exp.Literal) and arg.is_string:
