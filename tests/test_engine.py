@@ -285,7 +285,10 @@ def queries(draw) -> str:
         preds.append(f"time {op} ago({draw(st.integers(0, 11 * 60))}m)")
     if draw(st.booleans()):
         devs = draw(st.lists(st.sampled_from(DEVICES), min_size=1, max_size=4, unique=True))
-        preds.append("device_id IN (" + ", ".join(f"'{d}'" for d in devs) + ")")
+        if draw(st.booleans()):
+            preds.append("device_id IN (" + ", ".join(f"'{d}'" for d in devs) + ")")
+        else:  # TSBS's form: an OR of equalities
+            preds.append("(" + " OR ".join(f"device_id = '{d}'" for d in devs) + ")")
     if draw(st.booleans()):
         preds.append(f"factory = 'f-{draw(st.integers(0, 4))}'")
     if draw(st.booleans()):
@@ -345,3 +348,19 @@ def test_time_constants_are_evaluated_without_the_kernel(expr, want):
     from tsstore.query.engine import _time_constant
 
     assert _time_constant(parse_statement(f"SELECT {expr}").ast.expressions[0], NOW) == want
+
+
+def test_or_of_equalities_on_one_dimension_is_pushed_down(client, fleet):
+    sql = (
+        "SELECT device_id, count(*) AS n FROM machine_metrics "
+        "WHERE (device_id = 'm-0001' OR device_id = 'm-0002' OR 'm-0003' = device_id) "
+        "GROUP BY device_id"
+    )
+    got = client.query(sql)
+    assert client.last_query_stats.scans[0].where == {"device_id": ["m-0001", "m-0002", "m-0003"]}
+    assert_same(got, reference(fleet, sql), ordered=False)
+    # an OR across columns is not a restriction of either: nothing is pushed down
+    client.query(
+        "SELECT count(*) FROM machine_metrics WHERE device_id = 'm-0001' OR factory = 'f-2'"
+    )
+    assert client.last_query_stats.scans[0].where == {}

@@ -432,13 +432,37 @@ def _pushdown(
                 and right.is_string
             ):
                 dims[name] = sorted(set(dims.get(name, [right.this])) & {right.this})
-        elif isinstance(c, exp.In) and _column_name(c.this) in keys:
-            vals = c.expressions
-            if vals and all(isinstance(v, exp.Literal) and v.is_string for v in vals):
-                name = c.this.name
-                new = {v.this for v in vals}
+        else:
+            allowed = _allowed_values(c, keys)
+            if allowed is not None:
+                name, new = allowed
                 dims[name] = sorted(new & set(dims[name])) if name in dims else sorted(new)
     return (lo, hi), dims
+
+
+def _allowed_values(node: exp.Expression, keys: set[str]) -> tuple[str, set[str]] | None:
+    """``(column, values)`` when ``node`` restricts one key column to string values:
+    ``c IN ('a', 'b')``, ``c = 'a'`` or an OR of those on the same column (TSBS writes
+    ``hostname = 'a' OR hostname = 'b'``)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.In) and _column_name(node.this) in keys:
+        vals = node.expressions
+        if vals and all(isinstance(v, exp.Literal) and v.is_string for v in vals):
+            return node.this.name, {v.this for v in vals}
+        return None
+    if isinstance(node, exp.EQ):
+        left, right = node.left, node.right
+        if _column_name(right) in keys and _column_name(left) is None:
+            left, right = right, left
+        if _column_name(left) in keys and isinstance(right, exp.Literal) and right.is_string:
+            return left.name, {right.this}
+        return None
+    if isinstance(node, exp.Or):
+        a, b = _allowed_values(node.left, keys), _allowed_values(node.right, keys)
+        if a is not None and b is not None and a[0] == b[0]:
+            return a[0], a[1] | b[1]
+    return None
 
 
 _UNIT_NS = {
