@@ -364,3 +364,29 @@ def test_or_of_equalities_on_one_dimension_is_pushed_down(client, fleet):
         "SELECT count(*) FROM machine_metrics WHERE device_id = 'm-0001' OR factory = 'f-2'"
     )
     assert client.last_query_stats.scans[0].where == {}
+
+
+def test_lazy_scan_is_a_dask_dataframe_equal_to_the_eager_result(tmp_path):
+    now = NOW
+    with tsstore.connect(tmp_path, clock=lambda: now, database="iot", lifecycle_interval=None) as c:
+        t = c.create_database("iot").create_table("met", memory_retention="6h")
+        df = factory_fleet(now - pd.Timedelta("3d"), now, machines=4, interval="60s")
+        t.write(df, dimensions=["device_id", "factory"])
+        c.run_lifecycle()
+        sql = (
+            "SELECT device_id, time, temperature FROM met WHERE temperature > 75 AND time > ago(2d)"
+        )
+        ddf = c.query(sql, lazy=True)
+        # one partition per magnetic day partition of the pruned range, plus the memory tier
+        # (the pruned range starts a microsecond early: pruning keeps a superset)
+        lo = now - pd.Timedelta("2d") - pd.Timedelta("1us")
+        days = len(t.magnetic.snapshot().partitions((int(lo.value), None)))
+        assert ddf.npartitions == days + 1
+        got = ddf.compute(scheduler="threads")
+        want = c.query(sql)
+        keys = ["device_id", "time"]
+        got = got.sort_values(keys).reset_index(drop=True).astype(str)
+        want = want.sort_values(keys).reset_index(drop=True).astype(str)
+        assert got.equals(want) and len(want) > 0
+        with pytest.raises(QueryError, match="lazy=True answers scans"):
+            c.query("SELECT device_id, avg(temperature) FROM met GROUP BY 1", lazy=True)

@@ -31,8 +31,13 @@ class Client(Store):
         self._engine = QueryEngine(self)
 
     def query(
-        self, sql: str, params: Mapping[str, Any] | None = None, *, as_of: object | None = None
-    ) -> pd.DataFrame:
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        as_of: object | None = None,
+        lazy: bool = False,
+    ) -> Any:
         """Run Timestream SQL over both tiers; the result as a pandas DataFrame.
 
         Parameters
@@ -46,6 +51,15 @@ class Client(Store):
             syntax tree: a quote in a value can never change the query.
         as_of : Timestamp or str, optional
             Answer over the magnetic tier as of that time or snapshot id.
+        lazy : bool, default False
+            Return a Dask DataFrame, one partition per magnetic partition plus one for the
+            memory tier, computed by Dask (the active ``dask.distributed`` client's thread
+            workers or the threaded scheduler). For scans (``SELECT columns FROM t WHERE
+            ...``) for now.
+
+        Returns
+        -------
+        pandas.DataFrame, or dask.dataframe.DataFrame with ``lazy=True``
 
         Raises
         ------
@@ -53,6 +67,8 @@ class Client(Store):
             Syntax errors (with line, column and a caret), unknown tables or columns (with the
             nearest name), unsupported functions (named).
         """
+        if lazy:
+            return self._engine.query_lazy(sql, params, as_of=as_of)
         return self._engine.query(sql, params, as_of=as_of)
 
     def query_pages(

@@ -25,7 +25,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,8 @@ from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_sta
 from tsstore.query.translate import to_duckdb_sql
 
 if TYPE_CHECKING:
+    import dask.dataframe as dd
+
     from tsstore.storage.store import Store
     from tsstore.storage.table import Table
 
@@ -172,6 +174,48 @@ class QueryEngine:
                 None if last else f"{token}:{page + 1}",
                 stats,
             )
+
+    def query_lazy(
+        self,
+        sql: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        as_of: object | None = None,
+    ) -> dd.DataFrame:
+        """A scan query (``SELECT columns FROM t WHERE ...``) as a Dask DataFrame.
+
+        One Dask partition per magnetic partition of the pruned time range, plus one for the
+        memory tier; each task reads its part and runs the query's projection and filter in
+        DuckDB. All parts read one consistent state of the table, captured when this returns.
+        Tasks run on the threaded scheduler or on a ``dask.distributed`` client with thread
+        workers in this process (the parts hold the open store). Aggregations, ordering,
+        joins and subqueries are answered eagerly by :meth:`query` for now.
+        """
+        import dask.dataframe as dd
+
+        stmt = _parse(sql)
+        if isinstance(stmt, Show | Describe):
+            raise QueryError("lazy=True answers queries, not SHOW or DESCRIBE")
+        stats = QueryStats()
+        ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
+        _check_lazy(ast, scans)
+        scan = scans[0]
+        table = resolved[scan.alias]
+        parts = table.scan_parts(
+            scan.time_range, where=scan.where or None, measures=scan.measures, as_of=as_of
+        )
+        kernel_sql = to_duckdb_sql(ast, now=now)
+        empty = table.scan(
+            (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC")), measures=scan.measures
+        )
+
+        task = _ScanTask(self, parts, empty, scan.alias, kernel_sql, table)
+        meta = task(None)
+        if not parts:
+            return dd.from_pandas(meta, npartitions=1)
+        return dd.from_map(
+            task, range(len(parts)), meta=meta, enforce_metadata=False, label="tsstore-scan"
+        )
 
     def explain(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
         """The plan of a query: the pruned scan of each table and the SQL the kernel runs."""
@@ -329,6 +373,69 @@ class QueryEngine:
             rows = [r for r in rows if r[0] in set(_like([r[0] for r in rows], stmt.like))]
             return pd.DataFrame(rows, columns=["measure_name", "data_type", "dimensions"])
         raise QueryError(f"SHOW {stmt.kind} is not supported; use DATABASES, TABLES or MEASURES")
+
+
+class _ScanTask:
+    """One Dask task of a lazy query: read part ``i`` and run the kernel SQL over it."""
+
+    def __init__(
+        self,
+        engine: QueryEngine,
+        parts: list[Callable[[], pa.Table]],
+        empty: pa.Table,
+        alias: str,
+        sql: str,
+        table: Table,
+    ) -> None:
+        self.engine, self.parts, self.empty = engine, parts, empty
+        self.alias, self.sql, self.table = alias, sql, table
+        self.token = uuid.uuid4().hex  # each query is its own graph
+
+    def __dask_tokenize__(self) -> tuple[str, str]:
+        return ("tsstore-scan", self.token)
+
+    def __call__(self, i: int | None) -> pd.DataFrame:
+        data = self.empty if i is None else self.parts[i]()
+        con = self.engine._connection()
+        con.register(self.alias, data)
+        try:
+            return _to_pandas(con.sql(self.sql).to_arrow_table())
+        except duckdb.Error as e:
+            raise QueryError(_explain_error(e, [self.table])) from e
+        finally:
+            con.unregister(self.alias)
+
+
+_NOT_LAZY = (
+    exp.AggFunc,
+    exp.Group,
+    exp.Order,
+    exp.Limit,
+    exp.Window,
+    exp.Join,
+    exp.Subquery,
+    exp.With,
+    exp.Distinct,
+    exp.Union,
+    exp.Intersect,
+    exp.Except,
+)
+
+
+def _check_lazy(ast: exp.Expression, scans: list[ScanPlan]) -> None:
+    """Refuse what a per-partition plan cannot answer yet, naming it."""
+    if len(scans) != 1 or not isinstance(ast, exp.Select):
+        raise QueryError("lazy=True answers a query over one table; run this one eagerly")
+    for kind in _NOT_LAZY:
+        found = ast.find(kind)
+        if found is not None:
+            what = type(found).__name__.lower()
+            raise QueryError(
+                f"lazy=True answers scans (SELECT columns FROM t WHERE ...) for now; this query "
+                f"has {what}: run it with lazy=False, or aggregate the Dask DataFrame"
+            )
+    if len(list(ast.find_all(exp.Select))) > 1:
+        raise QueryError("lazy=True does not answer nested SELECTs yet; run it with lazy=False")
 
 
 def _explain_error(e: Exception, tables: list[Table]) -> str:

@@ -471,13 +471,14 @@ class Table:
                 self._memory.drop_before(self._watermark)
 
     # -- reading --------------------------------------------------------------------------
-    def _read_points(
+    def _read_plan(
         self,
         time_range: tuple[object, object] | None,
         where: Mapping[str, Sequence[str] | str] | None,
         measures: Sequence[str] | None,
         as_of: object | None,
-    ) -> Points:
+    ) -> _ReadPlan:
+        """Validate a read and capture one consistent state of both tiers for it."""
         start, end = _parse_range(time_range)
         where_l = {k: [v] if isinstance(v, str) else list(v) for k, v in (where or {}).items()}
         if measures is not None:
@@ -496,31 +497,68 @@ class Table:
             snap = self._magnetic.snapshot(as_of) if as_of is not None else self._latest()
             view = None if as_of is not None else self._memory.view()
             series = self._memory.registry.select(where_l)
-        mag = snap.read(
-            time_range=(start, end),
-            where=where_l or None,
-            measures=list(measures) if measures is not None else None,
+        types = {
+            m: t
+            for m, t in self._entry.schema.measures.items()
+            if measures is None or m in measures
+        }
+        return _ReadPlan(
+            snap,
+            view,
+            series,
+            start,
+            end,
+            where_l,
+            None if measures is None else list(measures),
+            types,
         )
-        parts = [mag]
-        if view is not None:
-            lo = snap.watermark if start is None else max(start, snap.watermark)
-            parts.append(view.read(time_range=(lo, end), series=series, measures=measures))
-        parts = [p for p in parts if len(p)]
-        # One tier only (the common case): its rows keep their own series keys, no re-keying.
-        keys = parts[0].keys if len(parts) == 1 else (view.keys if view is not None else mag.keys)
-        merged = Points.concat(
-            [p.remap(keys) if p.keys is not keys else p for p in parts], keys=None
-        )
-        if not len(merged):
-            return Points.empty(
-                keys,
-                {
-                    m: t
-                    for m, t in self._entry.schema.measures.items()
-                    if measures is None or m in measures
-                },
+
+    def _read_points(
+        self,
+        time_range: tuple[object, object] | None,
+        where: Mapping[str, Sequence[str] | str] | None,
+        measures: Sequence[str] | None,
+        as_of: object | None,
+    ) -> Points:
+        return self._read_plan(time_range, where, measures, as_of).points()
+
+    def scan_parts(
+        self,
+        time_range: tuple[object, object] | None = None,
+        *,
+        where: Mapping[str, Sequence[str] | str] | None = None,
+        measures: Sequence[str] | None = None,
+        as_of: object | None = None,
+    ) -> list[Callable[[], pa.Table]]:
+        """The rows :meth:`scan` returns, split into independent parts (one per magnetic
+        partition, one for the memory tier), each a callable returning an Arrow table.
+
+        All parts read one consistent state, captured here: together they return each point
+        exactly once. Parts can run in any order and in parallel threads (Dask tasks).
+        """
+        plan = self._read_plan(time_range, where, measures, as_of)
+        schema = self._entry.schema
+        dims = list(schema.dimensions)
+        types = dict(plan.types)
+
+        def part(lo: int | None, hi: int | None, magnetic: bool) -> Callable[[], pa.Table]:
+            def read() -> pa.Table:
+                pts = plan.points(lo, hi, magnetic=magnetic, memory=not magnetic)
+                return points_to_query_table(pts, dims, types)
+
+            return read
+
+        parts = [
+            part(
+                ref.start if plan.start is None else max(ref.start, plan.start),
+                ref.end if plan.end is None else min(ref.end, plan.end),
+                True,
             )
-        return merged
+            for ref in plan.snap.partitions((plan.start, plan.end))
+        ]
+        if plan.view is not None:
+            parts.append(part(plan.start, plan.end, False))
+        return parts
 
     def read(
         self,
@@ -792,3 +830,50 @@ def _sorted_frame(pts: Points, schema: TableSchema, measures: Sequence[str] | No
     if df[MEASURE_NAME].isna().all():
         df = df.drop(columns=MEASURE_NAME)
     return df.reset_index(drop=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _ReadPlan:
+    """One consistent state of both tiers for a read: a magnetic snapshot and the memory view
+    taken together (under the table lock), and the read's filters."""
+
+    snap: MagneticSnapshot
+    view: Any  # MemoryView, or None when reading as of an old snapshot
+    series: np.ndarray | None
+    start: int | None
+    end: int | None
+    where: dict[str, list[str]]
+    measures: list[str] | None
+    types: dict[str, Any]
+
+    def points(
+        self,
+        lo: int | None = None,
+        hi: int | None = None,
+        *,
+        magnetic: bool = True,
+        memory: bool = True,
+    ) -> Points:
+        """The rows in ``[lo, hi)`` (within the plan's range) from the chosen tiers."""
+        start = self.start if lo is None else (lo if self.start is None else max(lo, self.start))
+        end = self.end if hi is None else (hi if self.end is None else min(hi, self.end))
+        parts = []
+        if magnetic:
+            parts.append(
+                self.snap.read(
+                    time_range=(start, end), where=self.where or None, measures=self.measures
+                )
+            )
+        if memory and self.view is not None:
+            w = self.snap.watermark
+            floor = w if start is None else max(start, w)
+            parts.append(
+                self.view.read(time_range=(floor, end), series=self.series, measures=self.measures)
+            )
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            keys = self.view.keys if self.view is not None else pd.DataFrame()
+            return Points.empty(keys, dict(self.types))
+        # One tier only (the common case): its rows keep their own series keys, no re-keying.
+        keys = parts[0].keys if len(parts) == 1 else self.view.keys
+        return Points.concat([p.remap(keys) if p.keys is not keys else p for p in parts])
