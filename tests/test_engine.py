@@ -154,6 +154,10 @@ def test_dimension_filters_are_pushed_down(client, fleet):
     scan = client.last_query_stats.scans[0]
     assert scan.where == {"device_id": ["m-0003"]}
     assert scan.measures == ["temperature"]
+    assert scan.dimensions == ["device_id"]  # factory is not read
+    client.query("SELECT * FROM machine_metrics WHERE device_id = 'm-0003'")
+    scan = client.last_query_stats.scans[0]
+    assert scan.measures is None and scan.dimensions is None
     assert client.last_query_stats.rows_scanned == (fleet.device_id == "m-0003").sum()
 
 

@@ -58,6 +58,7 @@ class ScanPlan:
     time_range: tuple[pd.Timestamp | None, pd.Timestamp | None]
     where: dict[str, list[str]]
     measures: list[str] | None  # None: every measure
+    dimensions: list[str] | None = None  # None: every dimension
 
     def describe(self) -> str:
         lo, hi = self.time_range
@@ -202,11 +203,17 @@ class QueryEngine:
         scan = scans[0]
         table = resolved[scan.alias]
         parts = table.scan_parts(
-            scan.time_range, where=scan.where or None, measures=scan.measures, as_of=as_of
+            scan.time_range,
+            where=scan.where or None,
+            measures=scan.measures,
+            dimensions=scan.dimensions,
+            as_of=as_of,
         )
         kernel_sql = to_duckdb_sql(ast, now=now)
         empty = table.scan(
-            (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC")), measures=scan.measures
+            (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC")),
+            measures=scan.measures,
+            dimensions=scan.dimensions,
         )
 
         task = _ScanTask(self, parts, empty, scan.alias, kernel_sql, table)
@@ -269,8 +276,9 @@ class QueryEngine:
                     {},
                 )
             )
-            measures = _referenced_measures(ast, table) if simple else None
-            scan = ScanPlan(table.full_name, f"__tsstore_{i}", rng, dims, measures)
+            measures = _referenced(ast, list(table.schema.measures)) if simple else None
+            used_dims = _referenced(ast, list(table.schema.dimensions)) if simple else None
+            scan = ScanPlan(table.full_name, f"__tsstore_{i}", rng, dims, measures, used_dims)
             scans.append(scan)
             node.replace(
                 exp.Table(
@@ -311,6 +319,7 @@ class QueryEngine:
                     scan.time_range,
                     where=scan.where or None,
                     measures=scan.measures,
+                    dimensions=scan.dimensions,
                     as_of=as_of,
                 )
                 stats.rows_scanned += data.num_rows
@@ -638,15 +647,14 @@ def _timestamp(text: str) -> pd.Timestamp | None:
         return None
 
 
-def _referenced_measures(ast: exp.Expression, table: Table) -> list[str] | None:
-    """Measures a query names (None when it needs them all: ``*``)."""
-    if any(True for _ in ast.find_all(exp.Star)):
-        # count(*) names no column; SELECT * and t.* need every measure
-        for star in ast.find_all(exp.Star):
-            if not isinstance(star.parent, exp.Count):
-                return None
+def _referenced(ast: exp.Expression, columns: list[str]) -> list[str] | None:
+    """The ``columns`` a query names (None when it needs them all: ``*``)."""
+    for star in ast.find_all(exp.Star):
+        # count(*) names no column; SELECT * and t.* need every column
+        if not isinstance(star.parent, exp.Count):
+            return None
     names = {c.name for c in ast.find_all(exp.Column)}
-    return [m for m in table.schema.measures if m in names]
+    return [m for m in columns if m in names]
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:

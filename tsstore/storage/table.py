@@ -528,6 +528,7 @@ class Table:
         *,
         where: Mapping[str, Sequence[str] | str] | None = None,
         measures: Sequence[str] | None = None,
+        dimensions: Sequence[str] | None = None,
         as_of: object | None = None,
     ) -> list[Callable[[], pa.Table]]:
         """The rows :meth:`scan` returns, split into independent parts (one per magnetic
@@ -537,8 +538,7 @@ class Table:
         exactly once. Parts can run in any order and in parallel threads (Dask tasks).
         """
         plan = self._read_plan(time_range, where, measures, as_of)
-        schema = self._entry.schema
-        dims = list(schema.dimensions)
+        dims = self._dims(dimensions)
         types = dict(plan.types)
 
         def part(lo: int | None, hi: int | None, magnetic: bool) -> Callable[[], pa.Table]:
@@ -597,19 +597,24 @@ class Table:
         *,
         where: Mapping[str, Sequence[str] | str] | None = None,
         measures: Sequence[str] | None = None,
+        dimensions: Sequence[str] | None = None,
         as_of: object | None = None,
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
         engine's input; :meth:`read` is the sorted, pandas form).
 
-        Columns: every dimension (dictionary-encoded strings), ``measure_name``, ``time``
-        (``timestamp[ns, UTC]``) and the measures (all, or ``measures``) with real nulls.
-        Arguments as in :meth:`read`.
+        Columns: the dimensions (all, or ``dimensions``; dictionary-encoded strings),
+        ``measure_name``, ``time`` (``timestamp[ns, UTC]``) and the measures (all, or
+        ``measures``) with real nulls. Other arguments as in :meth:`read`.
         """
         pts = self._read_points(time_range, where, measures, as_of)
         schema = self._entry.schema
         wanted = schema.measures if measures is None else {m: schema.measures[m] for m in measures}
-        return points_to_query_table(pts, list(schema.dimensions), dict(wanted))
+        return points_to_query_table(pts, self._dims(dimensions), dict(wanted))
+
+    def _dims(self, dimensions: Sequence[str] | None) -> list[str]:
+        dims = self._entry.schema.dimensions
+        return list(dims) if dimensions is None else [d for d in dims if d in dimensions]
 
     def to_xarray(
         self,
