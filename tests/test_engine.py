@@ -394,3 +394,15 @@ def test_lazy_scan_is_a_dask_dataframe_equal_to_the_eager_result(tmp_path):
         assert got.equals(want) and len(want) > 0
         with pytest.raises(QueryError, match="lazy=True answers scans"):
             c.query("SELECT device_id, avg(temperature) FROM met GROUP BY 1", lazy=True)
+
+
+def test_a_table_read_twice_is_scanned_once(client, fleet):
+    sql = (
+        "SELECT a.device_id, a.time, a.temperature FROM machine_metrics a "
+        "JOIN (SELECT device_id, max(time) AS t FROM machine_metrics GROUP BY device_id) b "
+        "ON a.device_id = b.device_id AND a.time = b.t"
+    )
+    got = client.query(sql)
+    assert len(client.last_query_stats.scans) == 1
+    assert client.last_query_stats.rows_scanned == len(fleet)
+    assert_same(got, reference(fleet, sql), ordered=False)

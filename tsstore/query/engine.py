@@ -255,31 +255,35 @@ class QueryEngine:
             resolved.append(table)
             key = (table.database, table.name)
             counts[key] = counts.get(key, 0) + 1
-        scans = []
-        for i, (node, table) in enumerate(zip(nodes, resolved, strict=True)):
+        scans: list[ScanPlan] = []
+        tables: dict[str, Table] = {}
+        shared: dict[tuple[str, str], ScanPlan] = {}  # a table read twice is scanned once
+        for node, table in zip(nodes, resolved, strict=True):
+            key = (table.database, table.name)
             alias = node.alias_or_name
-            select = node.find_ancestor(exp.Select)
-            source = select.args.get("from_") if select is not None else None
-            simple = (
-                counts[(table.database, table.name)] == 1
-                and select is not None
-                and not select.args.get("joins")
-                and source is not None
-                and source.this is node
-            )
-            where = select.args.get("where") if simple and select is not None else None
-            rng, dims = (
-                _pushdown(where, table, now, self)
-                if where is not None
-                else (
-                    (None, None),
-                    {},
+            scan = shared.get(key)
+            if scan is None:
+                select = node.find_ancestor(exp.Select)
+                source = select.args.get("from_") if select is not None else None
+                simple = (
+                    counts[key] == 1
+                    and select is not None
+                    and not select.args.get("joins")
+                    and source is not None
+                    and source.this is node
                 )
-            )
-            measures = _referenced(ast, list(table.schema.measures)) if simple else None
-            used_dims = _referenced(ast, list(table.schema.dimensions)) if simple else None
-            scan = ScanPlan(table.full_name, f"__tsstore_{i}", rng, dims, measures, used_dims)
-            scans.append(scan)
+                where = select.args.get("where") if simple and select is not None else None
+                rng, dims = (
+                    _pushdown(where, table, now, self) if where is not None else ((None, None), {})
+                )
+                # Columns named anywhere in the query: a superset, right for any reference.
+                measures = _referenced(ast, list(table.schema.measures))
+                used_dims = _referenced(ast, list(table.schema.dimensions))
+                alias_name = f"__tsstore_{len(scans)}"
+                scan = ScanPlan(table.full_name, alias_name, rng, dims, measures, used_dims)
+                scans.append(scan)
+                tables[alias_name] = table
+                shared[key] = scan
             node.replace(
                 exp.Table(
                     this=exp.to_identifier(scan.alias),
@@ -288,7 +292,7 @@ class QueryEngine:
             )
         stats.plan_s = time.perf_counter() - t0
         stats.scans = scans
-        return ast, scans, dict(zip((s.alias for s in scans), resolved, strict=True)), now
+        return ast, scans, tables, now
 
     def _resolve(self, node: exp.Table) -> Table:
         db = node.db or self._store.default_database
