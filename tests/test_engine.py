@@ -332,7 +332,9 @@ def test_query_pages(client, fleet):
     empty = list(client.query_pages("SELECT * FROM machine_metrics WHERE device_id = 'x'"))
     assert len(empty) == 1 and empty[0].rows.empty and empty[0].next_token is None
     with pytest.raises(QueryError, match="max_rows"):
-        list(client.query_pages(sql, max_rows=0))
+        client.query_pages(sql, max_rows=0)
+    with pytest.raises(QueryError, match="line 1, column"):  # raised by the call itself
+        client.query_pages("SELECT FROM WHERE")
 
 
 @pytest.mark.parametrize(

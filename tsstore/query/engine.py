@@ -154,8 +154,9 @@ class QueryEngine:
     ) -> Iterator[QueryPage]:
         """The result of one query in pages of at most ``max_rows`` rows.
 
-        The query runs once; pages are slices of its Arrow result, converted to pandas one at a
-        time, so a large result is never held as one DataFrame.
+        The query runs now (errors raise here, not at the first page); pages are slices of its
+        Arrow result, converted to pandas one at a time, so a large result is never held as
+        one DataFrame.
         """
         if not isinstance(max_rows, int) or max_rows < 1:
             raise QueryError(f"max_rows must be a positive integer, got {max_rows!r}")
@@ -166,15 +167,7 @@ class QueryEngine:
         else:
             table = self._run(stmt.ast, params, as_of, stats)
         self.last_stats = stats
-        token = uuid.uuid4().hex
-        n = table.num_rows
-        for page, start in enumerate(range(0, max(n, 1), max_rows)):
-            last = start + max_rows >= n
-            yield QueryPage(
-                _to_pandas(table.slice(start, max_rows)),
-                None if last else f"{token}:{page + 1}",
-                stats,
-            )
+        return _pages(table, max_rows, stats)
 
     def query_lazy(
         self,
@@ -386,6 +379,18 @@ class QueryEngine:
             rows = [r for r in rows if r[0] in set(_like([r[0] for r in rows], stmt.like))]
             return pd.DataFrame(rows, columns=["measure_name", "data_type", "dimensions"])
         raise QueryError(f"SHOW {stmt.kind} is not supported; use DATABASES, TABLES or MEASURES")
+
+
+def _pages(table: pa.Table, max_rows: int, stats: QueryStats) -> Iterator[QueryPage]:
+    token = uuid.uuid4().hex
+    n = table.num_rows
+    for page, start in enumerate(range(0, max(n, 1), max_rows)):
+        last = start + max_rows >= n
+        yield QueryPage(
+            _to_pandas(table.slice(start, max_rows)),
+            None if last else f"{token}:{page + 1}",
+            stats,
+        )
 
 
 class _ScanTask:
