@@ -863,7 +863,10 @@ class _ReadPlan:
         start = self.start if lo is None else (lo if self.start is None else max(lo, self.start))
         end = self.end if hi is None else (hi if self.end is None else min(hi, self.end))
         parts = []
-        if magnetic:
+        # The magnetic tier holds only points below its watermark (the invariant), so a range
+        # at or above it need not open the snapshot's segments at all.
+        below_watermark = start is None or start < self.snap.watermark or self.view is None
+        if magnetic and below_watermark:
             parts.append(
                 self.snap.read(
                     time_range=(start, end), where=self.where or None, measures=self.measures
