@@ -9,10 +9,12 @@ What it does (``bench/README.md``, section "Queries (TSBS)"):
    every system answers the very same windows.
 3. Runs each query type as Timestream SQL through ``store.query`` and, on the same data, in the
    peers: DuckDB (file database, the frame sorted by hostname, time), pandas (vectorised
-   groupby on the in-memory frame) and ArcticDB (``QueryBuilder``, the types it can express).
+   groupby on the in-memory frame), ArcticDB (``QueryBuilder``, the types it can express) and
+   chDB (in-process ClickHouse, ``MergeTree ORDER BY (hostname, time)``, ClickHouse SQL).
    Systems are interleaved per window (tsstore-memory, tsstore-magnetic, duckdb, pandas,
-   arcticdb), after one untimed warm-up per type and system.
-4. Checks every tsstore result against DuckDB's (rows sorted, values within a relative 1e-9).
+   arcticdb, chdb), after one untimed warm-up per type and system.
+4. Checks every tsstore and peer result against DuckDB's (rows sorted, values within a relative
+   1e-9; times compared as UTC nanoseconds, so a bucket label's type does not matter).
 5. Reports median and p95 latency per type and tier, the ratio tsstore / best peer, the targets,
    tsstore's time per stage (``store.last_query_stats``) and a cProfile of two queries.
 
@@ -45,7 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from common import machine_info, median, p95, print_table, run_interleaved, write_results
-from peers import DuckDBPeer, missing_peers
+from peers import ChDBPeer, DuckDBPeer, missing_peers
 from tsbs import FIELDS, TAGS, generate_cpu
 
 #: The checkout holding this script (put on sys.path when tsstore is not installed).
@@ -55,7 +57,7 @@ START = pd.Timestamp("2016-01-01", tz="UTC")
 #: Tiers tsstore is measured on.
 TIERS: tuple[str, ...] = ("memory", "magnetic")
 #: Peers this script knows how to query.
-KNOWN_PEERS: tuple[str, ...] = ("duckdb", "pandas", "arcticdb")
+KNOWN_PEERS: tuple[str, ...] = ("duckdb", "pandas", "arcticdb", "chdb")
 #: The peer every result is checked against.
 REFERENCE = "duckdb"
 #: Relative tolerance of the correctness check.
@@ -184,21 +186,30 @@ def _where(w: Window, time_lit: Callable[[pd.Timestamp], str], extra: Sequence[s
 
 
 def _sql(qt: QueryType, w: Window, dialect: str) -> str:
-    """The query in Timestream SQL (``dialect="timestream"``) or DuckDB SQL (``"duckdb"``).
+    """The query in Timestream SQL (``dialect="timestream"``), DuckDB SQL (``"duckdb"``) or
+    ClickHouse SQL (``"clickhouse"``).
 
     Timestream: ``bin(time, 1m)`` and string time literals compared with ``time``, as TSBS's
-    Timestream generator writes them; DuckDB: ``time_bucket`` and ``TIMESTAMPTZ`` literals.
-    Both use the wide (multi-measure) table ``cpu``, so TSBS's single-measure ``CASE WHEN
-    measure_name = ...`` pivots become plain columns.
+    Timestream generator writes them; DuckDB: ``time_bucket`` and ``TIMESTAMPTZ`` literals;
+    ClickHouse: ``toStartOfMinute`` / ``toStartOfHour`` (labels typed ``DateTime``, UTC) and
+    ``toDateTime64('...', 6, 'UTC')`` literals. All use the wide (multi-measure) table ``cpu``,
+    so TSBS's single-measure ``CASE WHEN measure_name = ...`` pivots become plain columns.
     """
+    if dialect not in ("timestream", "duckdb", "clickhouse"):
+        raise ValueError(f"unknown dialect {dialect!r}")
     ts = dialect == "timestream"
+    ch = dialect == "clickhouse"
 
     def time_lit(t: pd.Timestamp) -> str:
+        if ch:
+            return f"toDateTime64('{_lit(t)}', 6, 'UTC')"
         return f"'{_lit(t)}'" if ts else f"TIMESTAMPTZ '{_lit(t)}+00'"
 
     def bucket(unit: str) -> str:
         if ts:
             return f"bin(time, 1{unit[0]})"
+        if ch:
+            return "toStartOfMinute(time)" if unit == "minute" else "toStartOfHour(time)"
         return f"time_bucket(INTERVAL '1 {unit}', time)"
 
     if qt.kind in ("single-groupby", "cpu-max-all"):
@@ -219,7 +230,7 @@ def _sql(qt: QueryType, w: Window, dialect: str) -> str:
     if qt.kind == "lastpoint":
         # The join on max(time) per host (TSBS's Timestream form is this join as a CTE; its
         # TimescaleDB form, DISTINCT ON (hostname) ... ORDER BY hostname, time DESC, takes
-        # DuckDB about 100x longer).
+        # DuckDB about 100x longer). ClickHouse runs the same join (INNER JOIN, hash join).
         return (
             "SELECT c.* FROM cpu c JOIN (SELECT hostname, max(time) AS max_time FROM cpu "
             "GROUP BY hostname) m ON c.hostname = m.hostname AND c.time = m.max_time "
@@ -241,6 +252,11 @@ def timestream_sql(qt: QueryType, w: Window) -> str:
 def duckdb_sql(qt: QueryType, w: Window) -> str:
     """The query as DuckDB runs it."""
     return _sql(qt, w, "duckdb")
+
+
+def clickhouse_sql(qt: QueryType, w: Window) -> str:
+    """The query as chDB (ClickHouse) runs it."""
+    return _sql(qt, w, "clickhouse")
 
 
 # ------------------------------------------------------------------------------- systems
@@ -402,6 +418,36 @@ class DuckDBBaseline:
     def close(self) -> None:
         """Close the connection."""
         self.con.close()
+
+
+class ChDBBaseline:
+    """chDB (in-process ClickHouse) with the table built by ``peers.ChDBPeer``: ``MergeTree
+    ORDER BY (hostname, time)``, tags ``LowCardinality(String)``, ``time DateTime64(9, 'UTC')``,
+    fields ``Int64``; one ``INSERT ... FROM Python(df)`` then ``OPTIMIZE TABLE cpu FINAL``.
+
+    Queries are ``clickhouse_sql`` through ``session.query(sql, "DataFrame")`` (the conversion
+    to pandas is timed, as DuckDB's ``.df()`` is). lastpoint is the same join on max(time) per
+    host as DuckDB's.
+    """
+
+    name = "chdb"
+
+    def __init__(self, df: pd.DataFrame, workdir: Path) -> None:
+        self.peer = ChDBPeer()
+        self.peer.setup(workdir)
+        self.peer.ingest(df)
+        self.version = self.peer.version
+        n = int(self.peer.query("SELECT count() FROM cpu", "DataFrame").iat[0, 0])
+        if n != len(df):
+            raise RuntimeError(f"chDB holds {n} rows, expected {len(df)}")
+
+    def run(self, qt: QueryType, w: Window) -> pd.DataFrame:
+        """Answer one query as a DataFrame."""
+        return self.peer.query(clickhouse_sql(qt, w), "DataFrame")
+
+    def close(self) -> None:
+        """Close the session."""
+        self.peer.close()
 
 
 def _import_tsstore() -> Any:
@@ -608,6 +654,7 @@ def measure_type(
         "type": qt.name,
         "sql_timestream": timestream_sql(qt, windows[0]),
         "sql_duckdb": duckdb_sql(qt, windows[0]),
+        "sql_clickhouse": clickhouse_sql(qt, windows[0]),
         "windows": [(w.start, w.end, list(w.hosts)) for w in windows],
         "seconds": times,
         "median_ms": {n: _ms(median(v)) for n, v in times.items()},
@@ -761,7 +808,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the data and of the windows")
     p.add_argument("--tiers", default=",".join(TIERS), help="tsstore tiers: memory,magnetic")
     p.add_argument(
-        "--peers", default=",".join(KNOWN_PEERS), help="peers: duckdb (always), pandas, arcticdb"
+        "--peers",
+        default=",".join(KNOWN_PEERS),
+        help="peers: duckdb (always), pandas, arcticdb, chdb",
     )
     p.add_argument("--types", default="all", help="comma-separated query types (default all)")
     p.add_argument("--quick", action="store_true", help="scale 10, 3 windows")
@@ -793,7 +842,7 @@ def main(argv: list[str] | None = None) -> int:
     if bad := [t for t in types if t not in QUERY_TYPES]:
         sys.exit(f"unknown query types {bad}; known: {list(QUERY_TYPES)}")
     not_run: dict[str, str] = {}
-    missing = missing_peers([p for p in peer_names if p in ("duckdb", "arcticdb")])
+    missing = missing_peers([p for p in peer_names if p in ("duckdb", "arcticdb", "chdb")])
     for p, why in missing.items():
         not_run[p] = why
     peer_names = [p for p in peer_names if p not in missing]
@@ -841,6 +890,8 @@ def main(argv: list[str] | None = None) -> int:
                     peers[p] = PandasBaseline(df)
                 elif p == "arcticdb":
                     peers[p] = ArcticDBBaseline(df, scratch)
+                elif p == "chdb":
+                    peers[p] = ChDBBaseline(df, scratch)
             except Exception as e:  # reported, not hidden
                 traceback.print_exc()
                 not_run[p] = f"{type(e).__name__}: {e}"
@@ -920,6 +971,11 @@ def main(argv: list[str] | None = None) -> int:
         f"\nCorrectness: {n_checks - len(mismatches)}/{n_checks} results equal DuckDB's "
         f"(rows sorted, rtol {RTOL:g}); {len(mismatches)} mismatches, {len(errors)} errors"
     )
+    per_system: dict[str, list[str | None]] = {}
+    for r in results:
+        for system, checks in r["checks"].items():
+            per_system.setdefault(system, []).extend(checks)
+    print("  per system: " + ", ".join(f"{k} {_verdict(v)}" for k, v in per_system.items()))
     for m in mismatches[:30]:
         print(f"  MISMATCH {m['type']} {m['system']} window {m['window']}: {m['diff']}")
     for e in errors:

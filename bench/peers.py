@@ -25,6 +25,7 @@ import pandas as pd
 __all__ = [
     "PEERS",
     "ArcticDBPeer",
+    "ChDBPeer",
     "DuckDBPeer",
     "Peer",
     "available_peers",
@@ -280,12 +281,109 @@ class DuckDBPeer:
             self._con = None
 
 
+# ------------------------------------------------------------------------------------ chDB
+
+
+class ChDBPeer:
+    """chDB (in-process ClickHouse), a persistent session folder, one ``MergeTree`` table.
+
+    ClickHouse's documented layout for TSBS ``cpu-only``: tags ``LowCardinality(String)``,
+    ``time DateTime64(9, 'UTC')`` (the frame's nanoseconds), fields ``Int64`` as generated,
+    ``ORDER BY (hostname, time)``; default codecs (LZ4). The frame goes in with one
+    ``INSERT INTO cpu SELECT * FROM Python(df)``, then ``OPTIMIZE TABLE cpu FINAL`` merges the
+    inserted parts into one so no background merge runs later (e.g. during queries).
+
+    Durability: the table has ``fsync_after_insert = 1, fsync_part_directory = 1``, so the
+    inserted part is synced before ``INSERT`` returns.
+    """
+
+    def __init__(
+        self,
+        *,
+        table: str = "cpu",
+        tags: Sequence[str] = DEFAULT_TAGS,
+        order_by: Sequence[str] = ("hostname", "time"),
+        optimize: bool = True,
+    ) -> None:
+        import chdb
+
+        self.name = "chdb"
+        engine = getattr(chdb, "engine_version", None)
+        self.version = str(chdb.__version__) + (f" (ClickHouse {engine})" if engine else "")
+        self.table = table
+        self.tags = tuple(tags)
+        self.order_by = tuple(order_by)
+        self.optimize = optimize
+        self.mode = "MergeTree ORDER BY (" + ", ".join(self.order_by) + ")"
+        self.path: Path | None = None
+        self.session: Any = None
+
+    def setup(self, workdir: Path) -> None:
+        """Open a chDB session whose data live in ``<workdir>/chdb``."""
+        from chdb import session
+
+        self.path = Path(workdir) / "chdb"
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.session = session.Session(str(self.path))
+
+    def _column_type(self, df: pd.DataFrame, c: str, tags: set[str]) -> str:
+        if c in tags:
+            return "LowCardinality(String)"
+        dt = df[c].dtype
+        if isinstance(dt, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dt):
+            return "DateTime64(9, 'UTC')"
+        if pd.api.types.is_integer_dtype(dt):
+            return "Int64"
+        if pd.api.types.is_float_dtype(dt):
+            return "Float64"
+        return "String"
+
+    def ingest(self, df: pd.DataFrame) -> None:
+        """``CREATE TABLE ... ENGINE = MergeTree``; ``INSERT ... FROM Python(df)``; ``OPTIMIZE``."""
+        if self.session is None:
+            raise RuntimeError("setup() first")
+        tags = set(_tag_columns(df, self.tags))
+        cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
+        if cats:
+            df = df.assign(**{c: df[c].astype(object) for c in cats})
+        cols = ", ".join(f"`{c}` {self._column_type(df, c, tags)}" for c in df.columns)
+        order = ", ".join(f"`{c}`" for c in self.order_by)
+        self.session.query(
+            f"CREATE TABLE `{self.table}` ({cols}) ENGINE = MergeTree ORDER BY ({order}) "
+            "SETTINGS fsync_after_insert = 1, fsync_part_directory = 1"
+        )
+        names = ", ".join(f"`{c}`" for c in df.columns)
+        # Python(df): chDB finds the frame by its variable name in this function's locals.
+        self.session.query(f"INSERT INTO `{self.table}` ({names}) SELECT {names} FROM Python(df)")
+        if self.optimize:
+            self.session.query(f"OPTIMIZE TABLE `{self.table}` FINAL")
+
+    def query(self, sql: str, fmt: str = "DataFrame") -> Any:
+        """Run ``sql`` in the session; the result in ``fmt`` (``"DataFrame"``, ``"ArrowTable"``)."""
+        if self.session is None:
+            raise RuntimeError("setup() first")
+        return self.session.query(sql, fmt)
+
+    def bytes_on_disk(self) -> int:
+        """Everything under ``<workdir>/chdb`` (parts, metadata, the session's own files)."""
+        if self.path is None:
+            return 0
+        return peer_dir_bytes(self.path)
+
+    def close(self) -> None:
+        """Close the session; the folder stays."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
 # ------------------------------------------------------------------------------ registry
 
 #: name -> (module that must import, factory).
 PEERS: dict[str, tuple[str, Callable[[], Peer]]] = {
     "arcticdb": ("arcticdb", ArcticDBPeer),
     "arcticdb-per-host": ("arcticdb", lambda: ArcticDBPeer(per_host=True)),
+    "chdb": ("chdb", ChDBPeer),
     "duckdb": ("duckdb", DuckDBPeer),
     "duckdb-unsorted": ("duckdb", lambda: DuckDBPeer(order_by=None)),
 }
