@@ -90,7 +90,7 @@ __all__ = [
 ]
 
 #: Points per chunk of every per-point array (measured: see docs/format-magnetic.md).
-DEFAULT_CHUNK_POINTS = 1 << 17
+DEFAULT_CHUNK_POINTS = 1 << 19
 #: Blosc zstd level of integer-like arrays (Delta + bitshuffle).
 INT_CLEVEL = 1
 #: Blosc zstd level of float64 arrays.
