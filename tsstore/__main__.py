@@ -62,8 +62,13 @@ def demo(path: str, *, machines: int = 100, fresh: bool = True) -> int:
     print("read back m-0001 from 17:00 to 19:00 (spans both tiers):")
     print(back.head(3).to_string(index=False))
     print(f"... {len(back)} rows")
-    per_factory = table.read().groupby("factory")["temperature"].agg(["count", "mean", "max"])
-    print(per_factory.round(2).to_string())
+    sql = (
+        "SELECT factory, count(*) AS readings, avg(temperature) AS mean_temp, "
+        "max(temperature) AS max_temp FROM machine_metrics "
+        "WHERE time BETWEEN ago(24h) AND now() GROUP BY factory ORDER BY factory"
+    )
+    print(f"\n{sql}")
+    print(store.query(sql).round(2).to_string(index=False))
     store.close()
     return 0
 
