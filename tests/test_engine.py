@@ -145,6 +145,10 @@ def test_time_range_spanning_both_tiers_is_pruned_and_exact(client, fleet):
     assert got["n"].tolist() == [int(((fleet.time >= lo) & (fleet.time <= hi)).sum())]
     stats = client.last_query_stats
     assert stats.rows_scanned < len(fleet)  # only the two hours (plus a µs) were scanned
+    # the range spans the watermark: rows came from both tiers, and the result says so
+    assert stats.rows_scanned_memory > 0 and stats.rows_scanned_magnetic > 0
+    assert stats.rows_scanned_memory + stats.rows_scanned_magnetic == stats.rows_scanned
+    assert got.attrs["query_stats"] is stats
     plan = client.explain(sql)
     assert "time in [" in plan and "kernel (DuckDB)" in plan
 

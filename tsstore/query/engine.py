@@ -74,6 +74,8 @@ class QueryStats:
 
     rows_scanned: int = 0
     bytes_scanned: int = 0
+    rows_scanned_memory: int = 0
+    rows_scanned_magnetic: int = 0
     scans: list[ScanPlan] = field(default_factory=list)
     parse_s: float = 0.0
     plan_s: float = 0.0
@@ -142,7 +144,9 @@ class QueryEngine:
             return self._metadata(stmt)
         table = self._run(stmt.ast, params, as_of, stats)
         self.last_stats = stats
-        return _to_pandas(table)
+        df = _to_pandas(table)
+        df.attrs["query_stats"] = stats  # every result carries its QueryStatus-like stats
+        return df
 
     def query_pages(
         self,
@@ -321,6 +325,9 @@ class QueryEngine:
                 )
                 stats.rows_scanned += data.num_rows
                 stats.bytes_scanned += data.nbytes
+                meta = data.schema.metadata or {}
+                stats.rows_scanned_memory += int(meta.get(b"tsstore.rows_memory", 0))
+                stats.rows_scanned_magnetic += int(meta.get(b"tsstore.rows_magnetic", 0))
                 con.register(scan.alias, data)
                 registered.append(scan.alias)
             stats.scan_s = time.perf_counter() - t0

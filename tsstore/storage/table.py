@@ -601,16 +601,18 @@ class Table:
         as_of: object | None = None,
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
-        engine's input; :meth:`read` is the sorted, pandas form).
+        engine's input; :meth:`read` is the sorted, pandas form). The schema metadata
+        ``tsstore.rows_magnetic`` and ``tsstore.rows_memory`` count the rows from each tier.
 
         Columns: the dimensions (all, or ``dimensions``; dictionary-encoded strings),
         ``measure_name``, ``time`` (``timestamp[ns, UTC]``) and the measures (all, or
         ``measures``) with real nulls. Other arguments as in :meth:`read`.
         """
-        pts = self._read_points(time_range, where, measures, as_of)
-        schema = self._entry.schema
-        wanted = schema.measures if measures is None else {m: schema.measures[m] for m in measures}
-        return points_to_query_table(pts, self._dims(dimensions), dict(wanted))
+        plan = self._read_plan(time_range, where, measures, as_of)
+        table = points_to_query_table(plan.points(), self._dims(dimensions), dict(plan.types))
+        return table.replace_schema_metadata(
+            {f"tsstore.rows_{tier}": str(n) for tier, n in plan.rows_read.items()}
+        )
 
     def _dims(self, dimensions: Sequence[str] | None) -> list[str]:
         dims = self._entry.schema.dimensions
@@ -850,6 +852,8 @@ class _ReadPlan:
     where: dict[str, list[str]]
     measures: list[str] | None
     types: dict[str, Any]
+    #: Rows read so far per tier (for query statistics).
+    rows_read: dict[str, int] = field(default_factory=lambda: {"magnetic": 0, "memory": 0})
 
     def points(
         self,
@@ -867,17 +871,19 @@ class _ReadPlan:
         # at or above it need not open the snapshot's segments at all.
         below_watermark = start is None or start < self.snap.watermark or self.view is None
         if magnetic and below_watermark:
-            parts.append(
-                self.snap.read(
-                    time_range=(start, end), where=self.where or None, measures=self.measures
-                )
+            mag = self.snap.read(
+                time_range=(start, end), where=self.where or None, measures=self.measures
             )
+            self.rows_read["magnetic"] += len(mag)
+            parts.append(mag)
         if memory and self.view is not None:
             w = self.snap.watermark
             floor = w if start is None else max(start, w)
-            parts.append(
-                self.view.read(time_range=(floor, end), series=self.series, measures=self.measures)
+            mem = self.view.read(
+                time_range=(floor, end), series=self.series, measures=self.measures
             )
+            self.rows_read["memory"] += len(mem)
+            parts.append(mem)
         parts = [p for p in parts if len(p)]
         if not parts:
             keys = self.view.keys if self.view is not None else pd.DataFrame()
