@@ -412,3 +412,45 @@ def test_a_table_read_twice_is_scanned_once(client, fleet):
     assert len(client.last_query_stats.scans) == 1
     assert client.last_query_stats.rows_scanned == len(fleet)
     assert_same(got, reference(fleet, sql), ordered=False)
+
+
+def test_show_measures_lists_measure_names_as_timestream_does(tmp_path):
+    with tsstore.connect(tmp_path, clock=lambda: NOW, database="dev", lifecycle_interval=None) as c:
+        t = c.create_database("dev").create_table("mix")
+        ms = str((NOW - pd.Timedelta("1m")).value // 10**6)
+        host = [{"Name": "host", "Value": "h1"}]
+        t.write_records(
+            [
+                {"Dimensions": host, "MeasureName": "cpu_user", "MeasureValue": "1.5", "Time": ms},
+                {
+                    "Dimensions": host,
+                    "MeasureName": "mem",
+                    "MeasureValue": "7",
+                    "MeasureValueType": "BIGINT",
+                    "Time": ms,
+                },
+                {
+                    "Dimensions": host,
+                    "MeasureName": "metrics",
+                    "MeasureValueType": "MULTI",
+                    "Time": ms,
+                    "MeasureValues": [{"Name": "load", "Value": "0.5", "Type": "DOUBLE"}],
+                },
+            ]
+        )
+        t.write(
+            pd.DataFrame({"time": [NOW - pd.Timedelta("2m")], "host": ["h2"], "temp": [20.0]}),
+            dimensions=["host"],
+        )
+        got = c.query("SHOW MEASURES FROM dev.mix")
+        assert list(zip(got["measure_name"], got["data_type"], strict=True)) == [
+            ("cpu_user", "double"),
+            ("mem", "bigint"),
+            ("metrics", "multi"),
+            ("temp", "double"),
+        ]
+        assert got["dimensions"].tolist()[0] == ["host"]
+        assert c.query("SHOW MEASURES FROM dev.mix LIKE 'm%'")["measure_name"].tolist() == [
+            "mem",
+            "metrics",
+        ]

@@ -418,3 +418,14 @@ def test_compaction_and_maintenance_reclaim_space_and_keep_data(table, clock):
     after = table.describe()["magnetic_bytes"]
     assert after < before
     assert as_set(table.read()) == as_set(df)
+
+
+def test_scan_is_arrow_with_distinct_dictionaries(table):
+    df = fleet(hours=1, machines=6)
+    table.write(df, dimensions=["device_id", "factory"])
+    scanned = table.scan(where={"factory": ["f-1", "f-2"]}, measures=["temperature"])
+    assert scanned.schema.field("factory").type.value_type == "string"
+    back = scanned.to_pandas()  # pandas Categorical needs distinct dictionary values
+    assert set(back["factory"].astype(str)) == {"f-1", "f-2"}
+    assert len(back) == int(df["factory"].isin(["f-1", "f-2"]).sum())
+    assert scanned.schema.metadata[b"tsstore.rows_memory"] == str(len(back)).encode()

@@ -381,9 +381,9 @@ class QueryEngine:
                     db=exp.to_identifier(stmt.database) if stmt.database else None,
                 )
             )
-            dims = list(table.schema.dimensions)
-            rows = [(m, t.value.lower(), dims) for m, t in table.schema.measures.items()]
-            rows = [r for r in rows if r[0] in set(_like([r[0] for r in rows], stmt.like))]
+            rows = _measures(table)
+            keep = set(_like([r[0] for r in rows], stmt.like))
+            rows = [r for r in rows if r[0] in keep]
             return pd.DataFrame(rows, columns=["measure_name", "data_type", "dimensions"])
         raise QueryError(f"SHOW {stmt.kind} is not supported; use DATABASES, TABLES or MEASURES")
 
@@ -477,6 +477,35 @@ def _explain_error(e: Exception, tables: list[Table]) -> str:
         hint = f"; did you mean {close[0]!r}?" if close else f"; columns are {sorted(set(names))}"
         return f"column {m.group(1)!r} does not exist{hint}"
     return f"query failed: {msg}"
+
+
+def _measures(table: Table) -> list[tuple[str, str, list[str]]]:
+    """Timestream's SHOW MEASURES: ``(measure_name, data_type, dimensions)`` per measure name.
+
+    Single-measure records are listed by their ``measure_name`` with the type of their value
+    column (``measure_value::double`` ...); multi-measure records with a ``measure_name`` as
+    ``multi``; multi-measure rows written without one (a DataFrame) by their measure columns.
+    """
+    dims = list(table.schema.dimensions)
+    single = {m: t for m, t in table.schema.measures.items() if m.startswith("measure_value::")}
+    multi = [m for m in table.schema.measures if m not in single]
+    data = table.scan(measures=list(table.schema.measures)).to_pandas()
+    rows: list[tuple[str, str, list[str]]] = []
+    seen: set[tuple[str, str]] = set()
+    names = data[MEASURE_NAME]
+    for col, mtype in single.items():
+        for name in sorted(names[data[col].notna() & names.notna()].unique()):
+            seen.add((name, mtype.value.lower()))
+    if multi:
+        has_multi = data[multi].notna().any(axis=1)
+        for name in sorted(names[has_multi & names.notna()].unique()):
+            seen.add((name, "multi"))
+        unnamed = has_multi & names.isna()
+        for m in multi:
+            if data.loc[unnamed, m].notna().any():
+                seen.add((m, table.schema.measures[m].value.lower()))
+    rows = [(name, dtype, dims) for name, dtype in sorted(seen)]
+    return rows
 
 
 def _like(names: list[str], pattern: str | None) -> list[str]:

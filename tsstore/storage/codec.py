@@ -103,15 +103,24 @@ def points_from_arrow(table: pa.Table, meta: dict[str, Any]) -> Points:
 
 
 def _key_column(values: np.ndarray, series: pa.Array, series_np: np.ndarray) -> pa.Array:
-    """A dictionary-encoded string column of a key, one entry per series (None = null).
+    """A dictionary-encoded string column of a key (None = null), with a dictionary of
+    distinct values (so that consumers such as pandas' Categorical accept it).
 
-    ``series`` (the Arrow indices) is shared by every key column without nulls.
+    ``series`` (the Arrow series ids) serves as the indices as they are when every series has
+    its own value (hostname); otherwise the ids are mapped to codes of the distinct values.
     """
     absent = np.equal(values, None)
-    dictionary = pa.array(np.where(absent, "", values).astype(object), type=pa.string())
+    codes, uniques = pd.factorize(np.where(absent, "", values).astype(object))
+    dictionary = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+    if len(uniques) == len(values) and np.array_equal(codes, np.arange(len(values))):
+        indices = series
+    else:
+        indices = pa.array(codes.astype(np.int32)[series_np], type=pa.int32())
     if absent.any():
-        series = pa.array(series_np, type=pa.int32(), mask=absent[series_np])
-    return pa.DictionaryArray.from_arrays(series, dictionary)
+        indices = pa.array(
+            indices.to_numpy(zero_copy_only=False), type=pa.int32(), mask=absent[series_np]
+        )
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def _measure_column(values: np.ndarray, mtype: MeasureType) -> pa.Array:
