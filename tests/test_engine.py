@@ -454,3 +454,24 @@ def test_show_measures_lists_measure_names_as_timestream_does(tmp_path):
             "mem",
             "metrics",
         ]
+
+
+def test_arrays_lambdas_and_unnest(client):
+    got = client.query(
+        "SELECT filter(ARRAY[1, 2, 3], x -> x > 1) AS f, "
+        "transform(ARRAY[1, 2], x -> x * 10) AS t, "
+        "reduce(ARRAY[1, 2, 3], 0, (s, x) -> s + x, s -> s) AS r, "
+        # Timestream's documented average through reduce with an output function
+        "reduce(ARRAY[5, 20, 50], CAST(ROW(0.0, 0) AS ROW(sum DOUBLE, count INTEGER)), "
+        "(s, x) -> CAST(ROW(x + s.sum, s.count + 1) AS ROW(sum DOUBLE, count INTEGER)), "
+        "s -> IF(s.count = 0, NULL, s.sum / s.count)) AS avg"
+    )
+    row = got.iloc[0]
+    assert list(row["f"]) == [2, 3] and list(row["t"]) == [10, 20]
+    assert row["r"] == 6 and row["avg"] == 25.0
+    unnested = client.query(
+        "SELECT device_id, u.x FROM machine_metrics CROSS JOIN UNNEST(ARRAY[1, 2]) AS u(x) "
+        "WHERE device_id = 'm-0001' AND time > ago(1m)"
+    )
+    assert sorted(set(unnested["x"])) == [1, 2]
+    assert len(unnested) % 2 == 0 and len(unnested) > 0

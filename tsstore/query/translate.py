@@ -516,6 +516,24 @@ def _check_functions(tree: exp.Expression) -> None:
         raise QueryError("approx_percentile with weights is not supported by tsstore's SQL")
 
 
+def _reduce_with_finish(node: exp.Reduce) -> exp.Expression:
+    """``reduce(array, initial, (s, x) -> ..., s -> finish)``: DuckDB's ``list_reduce`` has no
+    finishing function, so the finish lambda's body is applied to the reduced value."""
+    finish = node.args["finish"]
+    reduced = node.copy()
+    reduced.set("finish", None)
+    if not isinstance(finish, exp.Lambda) or len(finish.expressions) != 1:
+        raise QueryError("reduce(...)'s output function must be a one-argument lambda")
+    param = finish.expressions[0].name
+    body = finish.this.copy()
+    if isinstance(body, exp.Column | exp.Identifier) and body.name == param:
+        return reduced  # s -> s
+    for ref in list(body.find_all(exp.Column, exp.Identifier)):
+        if ref.name == param and not isinstance(ref.parent, exp.Column):
+            ref.replace(exp.Paren(this=reduced.copy()))
+    return body
+
+
 def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
     """Translate one node whose children are already translated."""
     if isinstance(node, exp.Anonymous):
@@ -531,6 +549,8 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
         return exp.Literal.string("UTC")
     if isinstance(node, exp.Interval):
         return _interval(node)
+    if isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
+        return _reduce_with_finish(node)
     if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var):
         field = _EXTRACT_FIELDS.get(node.this.name.upper())
         if field is not None:
