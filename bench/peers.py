@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
+from tsbs import TAGS
 
 __all__ = [
     "PEERS",
@@ -34,19 +35,8 @@ __all__ = [
     "peer_dir_bytes",
 ]
 
-#: Tag columns of TSBS ``cpu-only`` (kept here so this module does not need ``tsbs``).
-DEFAULT_TAGS: tuple[str, ...] = (
-    "hostname",
-    "region",
-    "datacenter",
-    "rack",
-    "os",
-    "arch",
-    "team",
-    "service",
-    "service_version",
-    "service_environment",
-)
+#: Tag columns of TSBS ``cpu-only`` (one list, defined by the generator).
+DEFAULT_TAGS: tuple[str, ...] = TAGS
 
 
 @runtime_checkable

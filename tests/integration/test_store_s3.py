@@ -21,14 +21,18 @@ def test_store_on_s3_round_trip(s3_options, s3_bucket, s3_client, tmp_path):
     s3_bucket(BUCKET)
     url = f"s3://{BUCKET}/{uuid.uuid4().hex}"
     now = {"t": NOW}
+
+    def open_store() -> tsstore.Client:
+        return tsstore.connect(
+            url,
+            storage_options=s3,
+            clock=lambda: now["t"],
+            lifecycle_interval=None,
+            wal_dir=tmp_path / "wal",
+        )
+
     df = factory_fleet(NOW - pd.Timedelta("10h"), NOW, machines=4, interval="60s")
-    with tsstore.connect(
-        url,
-        storage_options=s3,
-        clock=lambda: now["t"],
-        lifecycle_interval=None,
-        wal_dir=tmp_path / "wal",
-    ) as store:
+    with open_store() as store:
         db = store.create_database("iot")
         table = db.create_table("metrics", memory_retention="6h")
         table.write(df, dimensions=["device_id", "factory"])
@@ -52,13 +56,7 @@ def test_store_on_s3_round_trip(s3_options, s3_bucket, s3_client, tmp_path):
     keys = [o["Key"] for o in listing["Contents"]]
     assert any(k.endswith("catalog.json") for k in keys)
     assert any("/tables/" in k for k in keys)
-    with tsstore.connect(
-        url,
-        storage_options=s3,
-        clock=lambda: now["t"],
-        lifecycle_interval=None,
-        wal_dir=tmp_path / "wal",
-    ) as store:
+    with open_store() as store:
         table = store.table("iot.metrics")
         d = table.describe()
         assert d["magnetic_rows"] == moved + 1
