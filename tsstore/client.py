@@ -37,6 +37,7 @@ class Client(Store):
         *,
         as_of: object | None = None,
         lazy: bool = False,
+        distributed: bool | None = None,
     ) -> Any:
         """Run Timestream SQL over both tiers; the result as a pandas DataFrame.
 
@@ -52,10 +53,16 @@ class Client(Store):
         as_of : Timestamp or str, optional
             Answer over the magnetic tier as of that time or snapshot id.
         lazy : bool, default False
-            Return a Dask DataFrame, one partition per magnetic partition plus one for the
-            memory tier, computed by Dask (the active ``dask.distributed`` client's thread
-            workers or the threaded scheduler). For scans (``SELECT columns FROM t WHERE
-            ...``) for now.
+            Return a Dask DataFrame computed by the distributed plan: a scan has one partition
+            per part of the table (a magnetic partition, the memory tier), any other query one
+            partition, its result.
+        distributed : bool, optional
+            Run the distributed plan (partial aggregates per part combined in a tree,
+            shuffles for what does not decompose, see ``docs/query.md``) on Dask. Default:
+            when a ``dask.distributed`` client is active (its workers may be other processes
+            or machines); otherwise the query runs in one stage in this process, the fastest
+            way for data that fits here. True forces the Dask plan (Dask's threads without a
+            client), False forbids it.
 
         Returns
         -------
@@ -69,7 +76,7 @@ class Client(Store):
         """
         if lazy:
             return self._engine.query_lazy(sql, params, as_of=as_of)
-        return self._engine.query(sql, params, as_of=as_of)
+        return self._engine.query(sql, params, as_of=as_of, distributed=distributed)
 
     def query_pages(
         self,

@@ -32,6 +32,8 @@ from tsstore.model.schema import INT64_NULL, MeasureType, null_mask
 __all__ = [
     "ReferenceTable",
     "assert_points_equal",
+    "assert_results_equal",
+    "duckdb_reference",
     "frame_rows",
     "measure_values",
     "point_rows",
@@ -98,6 +100,57 @@ def assert_points_equal(
         f"rows differ: {len(a)} vs {len(e)} rows; only in actual {list((ca - ce).elements())[:5]}"
         f", only in expected {list((ce - ca).elements())[:5]}"
     )
+
+
+def duckdb_reference(
+    tables: dict[str, pd.DataFrame],
+    sql: str,
+    now: pd.Timestamp,
+    dimensions: Sequence[str] = ("device_id", "factory"),
+) -> pd.DataFrame:
+    """Timestream SQL run by DuckDB straight over DataFrames (no tsstore storage): the
+    reference of differential tests. ``tables`` maps each table name of ``sql`` to its rows;
+    columns are ordered as a tsstore table orders them (``dimensions``, ``measure_name``,
+    ``time``, measures), a ``measure_name`` column added where missing."""
+    import duckdb
+
+    from tsstore.query.dialect import parse_statement
+    from tsstore.query.translate import DUCKDB_SESSION_SQL, to_duckdb_sql
+
+    con = duckdb.connect()
+    con.execute(DUCKDB_SESSION_SQL)
+    for name, frame in tables.items():
+        if MEASURE_NAME not in frame.columns:
+            frame = frame.assign(**{MEASURE_NAME: pd.Series([None] * len(frame), dtype="string")})
+        first = [c for c in [*dimensions, MEASURE_NAME, "time"] if c in frame.columns]
+        frame = frame[first + [c for c in frame.columns if c not in first]]
+        con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
+    out = con.sql(to_duckdb_sql(parse_statement(sql).ast, now=now)).to_arrow_table().to_pandas()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_dtype(out[c].dtype) and out[c].dt.tz is None:
+            out[c] = out[c].dt.tz_localize("UTC")
+    return out
+
+
+def assert_results_equal(got: pd.DataFrame, want: pd.DataFrame, *, ordered: bool) -> None:
+    """Equal query results: same columns and rows (in order when ``ordered``), floats within
+    1e-9 relative, everything else equal as text."""
+    assert list(got.columns) == list(want.columns), (list(got.columns), list(want.columns))
+    assert len(got) == len(want), (len(got), len(want))
+    if not ordered:
+        got = got.sort_values(list(got.columns)).reset_index(drop=True)
+        want = want.sort_values(list(want.columns)).reset_index(drop=True)
+    for c in got.columns:
+        a, b = got[c], want[c]
+        if pd.api.types.is_float_dtype(a.dtype) or pd.api.types.is_float_dtype(b.dtype):
+            np.testing.assert_allclose(
+                a.to_numpy(float, na_value=np.nan),
+                b.to_numpy(float, na_value=np.nan),
+                rtol=1e-9,
+                equal_nan=True,
+            )
+        else:
+            assert a.astype(str).tolist() == b.astype(str).tolist(), c
 
 
 def frame_rows(

@@ -22,10 +22,9 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,10 @@ from sqlglot import exp
 from tsstore.errors import NotFoundError, QueryError
 from tsstore.model.durations import to_utc_timestamp
 from tsstore.model.points import MEASURE_NAME
+from tsstore.query import kernel
 from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_statement
+from tsstore.query.distributed import DaskQuery, ScanInput, active_client
+from tsstore.query.planner import Stages, split
 from tsstore.query.translate import to_duckdb_sql
 
 if TYPE_CHECKING:
@@ -82,6 +84,8 @@ class QueryStats:
     scan_s: float = 0.0
     execute_s: float = 0.0
     duckdb_sql: str = ""
+    #: How the distributed plan split the query ("" when it ran in one stage).
+    distributed: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,16 +119,10 @@ class QueryEngine:
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._local = threading.local()
         self.last_stats: QueryStats | None = None
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = duckdb.connect()
-            con.execute("SET TimeZone = 'UTC'")
-            self._local.con = con
-        return con
+        return kernel.connection()
 
     # -- public -------------------------------------------------------------------------
     def query(
@@ -133,8 +131,14 @@ class QueryEngine:
         params: Mapping[str, Any] | None = None,
         *,
         as_of: object | None = None,
+        distributed: bool | None = None,
     ) -> pd.DataFrame:
-        """Run a Timestream SQL statement; the result as a pandas DataFrame."""
+        """Run a Timestream SQL statement; the result as a pandas DataFrame.
+
+        ``distributed``: None runs the Dask plan when a ``dask.distributed`` client is
+        active and the single-stage in-process plan otherwise; True always runs the Dask plan
+        (on Dask's threads without a client); False never does.
+        """
         stats = QueryStats()
         t0 = time.perf_counter()
         stmt = _parse(sql)
@@ -142,7 +146,7 @@ class QueryEngine:
         if isinstance(stmt, Show | Describe):
             self.last_stats = stats
             return self._metadata(stmt)
-        table = self._run(stmt.ast, params, as_of, stats)
+        table = self._run(stmt.ast, params, as_of, stats, distributed)
         self.last_stats = stats
         df = _to_pandas(table)
         df.attrs["query_stats"] = stats  # every result carries its QueryStatus-like stats
@@ -180,46 +184,31 @@ class QueryEngine:
         *,
         as_of: object | None = None,
     ) -> dd.DataFrame:
-        """A scan query (``SELECT columns FROM t WHERE ...``) as a Dask DataFrame.
+        """A query as a Dask DataFrame, computed by the distributed plan.
 
-        One Dask partition per magnetic partition of the pruned time range, plus one for the
-        memory tier; each task reads its part and runs the query's projection and filter in
-        DuckDB. All parts read one consistent state of the table, captured when this returns.
-        Tasks run on the threaded scheduler or on a ``dask.distributed`` client with thread
-        workers in this process (the parts hold the open store). Aggregations, ordering,
-        joins and subqueries are answered eagerly by :meth:`query` for now.
+        A scan (no aggregate, ORDER BY, LIMIT or DISTINCT) has one partition per part of the
+        table's scan (a magnetic partition, the memory tier); any other query has one
+        partition, its result. All parts read one consistent state of the table, captured when
+        this returns. The graph runs on the active ``dask.distributed`` client (worker
+        processes included) or Dask's threaded scheduler.
         """
         import dask.dataframe as dd
+        from dask.delayed import Delayed
 
         stmt = _parse(sql)
         if isinstance(stmt, Show | Describe):
             raise QueryError("lazy=True answers queries, not SHOW or DESCRIBE")
         stats = QueryStats()
         ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
-        _check_lazy(ast, scans)
-        scan = scans[0]
-        table = resolved[scan.alias]
-        parts = table.scan_parts(
-            scan.time_range,
-            where=scan.where or None,
-            measures=scan.measures,
-            dimensions=scan.dimensions,
-            as_of=as_of,
-        )
-        kernel_sql = to_duckdb_sql(ast, now=now)
-        empty = table.scan(
-            (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC")),
-            measures=scan.measures,
-            dimensions=scan.dimensions,
-        )
-
-        task = _ScanTask(self, parts, empty, scan.alias, kernel_sql, table)
-        meta = task(None)
-        if not parts:
-            return dd.from_pandas(meta, npartitions=1)
-        return dd.from_map(
-            task, range(len(parts)), meta=meta, enforce_metadata=False, label="tsstore-scan"
-        )
+        query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats)
+        graph = dict(query.graph)
+        keys = query.partition_keys()
+        outs = []
+        for i, key in enumerate(keys):
+            out = (f"{query.name}-pandas", i)
+            graph[out] = (_result_to_pandas, key)
+            outs.append(Delayed(out, graph))
+        return dd.from_delayed(outs, meta=_to_pandas(meta), verify_meta=False)
 
     def explain(self, sql: str, params: Mapping[str, Any] | None = None) -> str:
         """The plan of a query: the pruned scan of each table and the SQL the kernel runs."""
@@ -227,9 +216,12 @@ class QueryEngine:
         if isinstance(stmt, Show | Describe):
             return f"metadata: {stmt}"
         stats = QueryStats()
-        ast, scans, _, now = self._plan(stmt.ast, params, stats)
+        ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
         lines = [s.describe() for s in scans]
         lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now)}")
+        stages, sql, _, _ = self._split(ast, scans, resolved, now)
+        lines.append(f"distributed plan ({stages.reason}):")
+        lines += [f"  {stage} (DuckDB): {text}" for stage, text in sql.items()]
         return "\n".join(lines)
 
     # -- planning -------------------------------------------------------------------------
@@ -291,6 +283,80 @@ class QueryEngine:
         stats.scans = scans
         return ast, scans, tables, now
 
+    def _split(
+        self,
+        ast: exp.Expression,
+        scans: list[ScanPlan],
+        resolved: dict[str, Table],
+        now: pd.Timestamp,
+    ) -> tuple[Stages, dict[str, str], pa.Table, dict[str, pa.Table]]:
+        """The query's distributed stages and their DuckDB SQL, the result's empty table
+        (names and types: the query run over no rows) and each scan's empty table."""
+        epoch = (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC"))
+        empties = {
+            s.alias: resolved[s.alias].scan(epoch, measures=s.measures, dimensions=s.dimensions)
+            for s in scans
+        }
+        full = to_duckdb_sql(ast, now=now)
+        meta = _kernel(full, empties, list(resolved.values()))
+        stages = split(ast, {a: t.column_names for a, t in empties.items()}, meta.column_names)
+        sql = {
+            stage: to_duckdb_sql(node, now=now)
+            for stage in ("fragment", "combine", "bucket", "final")
+            if (node := getattr(stages, stage)) is not None
+        }
+        return stages, sql, meta, empties
+
+    def _dask_query(
+        self,
+        ast: exp.Expression,
+        scans: list[ScanPlan],
+        resolved: dict[str, Table],
+        now: pd.Timestamp,
+        as_of: object | None,
+        stats: QueryStats,
+    ) -> tuple[DaskQuery, pa.Table]:
+        """The query's Dask graph over the parts of its scans, and its empty result."""
+        t0 = time.perf_counter()
+        stages, sql, meta, empties = self._split(ast, scans, resolved, now)
+        inputs = [
+            ScanInput(
+                s.alias,
+                resolved[s.alias].scan_parts(
+                    s.time_range,
+                    where=s.where or None,
+                    measures=s.measures,
+                    dimensions=s.dimensions,
+                    as_of=as_of,
+                ),
+                empties[s.alias],
+            )
+            for s in scans
+        ]
+        stats.plan_s += time.perf_counter() - t0
+        stats.duckdb_sql = sql["final"]
+        stats.distributed = stages.reason
+        return DaskQuery(stages, sql, inputs), meta
+
+    def _run_dask(
+        self,
+        ast: exp.Expression,
+        scans: list[ScanPlan],
+        resolved: dict[str, Table],
+        now: pd.Timestamp,
+        as_of: object | None,
+        stats: QueryStats,
+    ) -> pa.Table:
+        query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats)
+        t0 = time.perf_counter()
+        out, counts = query.compute()
+        stats.execute_s = time.perf_counter() - t0
+        stats.rows_scanned_memory = counts.get("rows_memory", 0)
+        stats.rows_scanned_magnetic = counts.get("rows_magnetic", 0)
+        stats.rows_scanned = stats.rows_scanned_memory + stats.rows_scanned_magnetic
+        stats.bytes_scanned = counts.get("bytes", 0)
+        return out if out.schema.equals(meta.schema) else _cast_like(out, meta)
+
     def _resolve(self, node: exp.Table) -> Table:
         db = node.db or self._store.default_database
         if db is None:
@@ -309,8 +375,11 @@ class QueryEngine:
         params: Mapping[str, Any] | None,
         as_of: object | None,
         stats: QueryStats,
+        distributed: bool | None = None,
     ) -> pa.Table:
         ast, scans, resolved, now = self._plan(ast, params, stats)
+        if distributed or (distributed is None and active_client() is not None):
+            return self._run_dask(ast, scans, resolved, now, as_of, stats)
         con = self._connection()
         t0 = time.perf_counter()
         registered = []
@@ -400,67 +469,30 @@ def _pages(table: pa.Table, max_rows: int, stats: QueryStats) -> Iterator[QueryP
         )
 
 
-class _ScanTask:
-    """One Dask task of a lazy query: read part ``i`` and run the kernel SQL over it."""
-
-    def __init__(
-        self,
-        engine: QueryEngine,
-        parts: list[Callable[[], pa.Table]],
-        empty: pa.Table,
-        alias: str,
-        sql: str,
-        table: Table,
-    ) -> None:
-        self.engine, self.parts, self.empty = engine, parts, empty
-        self.alias, self.sql, self.table = alias, sql, table
-        self.token = uuid.uuid4().hex  # each query is its own graph
-
-    def __dask_tokenize__(self) -> tuple[str, str]:
-        return ("tsstore-scan", self.token)
-
-    def __call__(self, i: int | None) -> pd.DataFrame:
-        data = self.empty if i is None else self.parts[i]()
-        con = self.engine._connection()
-        con.register(self.alias, data)
-        try:
-            return _to_pandas(con.sql(self.sql).to_arrow_table())
-        except duckdb.Error as e:
-            raise QueryError(_explain_error(e, [self.table])) from e
-        finally:
-            con.unregister(self.alias)
+def _result_to_pandas(result: tuple[pa.Table, Any]) -> pd.DataFrame:
+    return _to_pandas(result[0])
 
 
-_NOT_LAZY = (
-    exp.AggFunc,
-    exp.Group,
-    exp.Order,
-    exp.Limit,
-    exp.Window,
-    exp.Join,
-    exp.Subquery,
-    exp.With,
-    exp.Distinct,
-    exp.Union,
-    exp.Intersect,
-    exp.Except,
-)
+def _kernel(sql: str, tables: dict[str, pa.Table], resolved: list[Table]) -> pa.Table:
+    """``sql`` over ``tables`` on this thread's kernel connection."""
+    con = kernel.connection()
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        return con.sql(sql).to_arrow_table()
+    except duckdb.Error as e:
+        raise QueryError(_explain_error(e, resolved)) from e
+    finally:
+        for name in tables:
+            con.unregister(name)
 
 
-def _check_lazy(ast: exp.Expression, scans: list[ScanPlan]) -> None:
-    """Refuse what a per-partition plan cannot answer yet, naming it."""
-    if len(scans) != 1 or not isinstance(ast, exp.Select):
-        raise QueryError("lazy=True answers a query over one table; run this one eagerly")
-    for kind in _NOT_LAZY:
-        found = ast.find(kind)
-        if found is not None:
-            what = type(found).__name__.lower()
-            raise QueryError(
-                f"lazy=True answers scans (SELECT columns FROM t WHERE ...) for now; this query "
-                f"has {what}: run it with lazy=False, or aggregate the Dask DataFrame"
-            )
-    if len(list(ast.find_all(exp.Select))) > 1:
-        raise QueryError("lazy=True does not answer nested SELECTs yet; run it with lazy=False")
+def _cast_like(table: pa.Table, meta: pa.Table) -> pa.Table:
+    """A distributed result with the single-stage result's column types where they differ."""
+    try:
+        return table.cast(meta.schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return table
 
 
 def _explain_error(e: Exception, tables: list[Table]) -> str:

@@ -541,6 +541,11 @@ class MagneticTier:
         return self._loc.url
 
     @property
+    def storage_options(self) -> dict[str, Any] | None:
+        """The fsspec/S3 options this tier was opened with (a worker reopens it with them)."""
+        return self._storage_options
+
+    @property
     def partition_duration_ns(self) -> int:
         return self._partition_ns
 

@@ -12,6 +12,7 @@ points at or above *its* watermark, so it sees every point exactly once, wheneve
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ from tsstore.storage.codec import (
 )
 from tsstore.storage.magnetic import MagneticSnapshot, MagneticTier
 from tsstore.storage.memory import MemoryTier
+from tsstore.storage.parts import MagneticPart, MemoryPart, ScanPart
 from tsstore.storage.wal import WriteAheadLog
 
 if TYPE_CHECKING:
@@ -530,34 +532,37 @@ class Table:
         measures: Sequence[str] | None = None,
         dimensions: Sequence[str] | None = None,
         as_of: object | None = None,
-    ) -> list[Callable[[], pa.Table]]:
+    ) -> list[ScanPart]:
         """The rows :meth:`scan` returns, split into independent parts (one per magnetic
         partition, one for the memory tier), each a callable returning an Arrow table.
 
         All parts read one consistent state, captured here: together they return each point
-        exactly once. Parts can run in any order and in parallel threads (Dask tasks).
+        exactly once. Parts can run in any order, in parallel threads or, pickled, in other
+        processes (Dask workers): see :mod:`tsstore.storage.parts`.
         """
         plan = self._read_plan(time_range, where, measures, as_of)
         dims = self._dims(dimensions)
         types = dict(plan.types)
-
-        def part(lo: int | None, hi: int | None, magnetic: bool) -> Callable[[], pa.Table]:
-            def read() -> pa.Table:
-                pts = plan.points(lo, hi, magnetic=magnetic, memory=not magnetic)
-                return points_to_query_table(pts, dims, types)
-
-            return read
-
-        parts = [
-            part(
+        snap = plan.snap
+        parts: list[ScanPart] = [
+            MagneticPart(
+                self._magnetic.url,
+                self._magnetic.storage_options,
+                snap.id,
                 ref.start if plan.start is None else max(ref.start, plan.start),
                 ref.end if plan.end is None else min(ref.end, plan.end),
-                True,
+                plan.where,
+                plan.measures,
+                dims,
+                types,
+                snapshot=snap,
             )
-            for ref in plan.snap.partitions((plan.start, plan.end))
+            for ref in snap.partitions((plan.start, plan.end))
         ]
         if plan.view is not None:
-            parts.append(part(plan.start, plan.end, False))
+            parts.append(
+                MemoryPart(functools.partial(plan.points, magnetic=False, memory=True), dims, types)
+            )
         return parts
 
     def read(

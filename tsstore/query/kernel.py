@@ -1,0 +1,31 @@
+"""The SQL kernel: one DuckDB connection per thread, set up for Timestream semantics.
+
+Every fragment of a query, in the calling thread or in a Dask worker (a thread of this process
+or another process), runs on a connection from :func:`connection`: its session time zone is UTC
+(:data:`~tsstore.query.translate.DUCKDB_SESSION_SQL`) and Timestream's time-series functions
+are installed (:mod:`tsstore.query.timeseries`).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+
+from tsstore.query import timeseries
+from tsstore.query.translate import DUCKDB_SESSION_SQL
+
+__all__ = ["connection"]
+
+_local = threading.local()
+
+
+def connection() -> duckdb.DuckDBPyConnection:
+    """This thread's kernel connection (created on first use, then cached)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = duckdb.connect()
+        con.execute(DUCKDB_SESSION_SQL)
+        timeseries.install(con)
+        _local.con = con
+    return con
