@@ -55,7 +55,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: First timestamp of the generated data (the TSBS default).
 START = pd.Timestamp("2016-01-01", tz="UTC")
 #: Tiers tsstore is measured on.
-TIERS: tuple[str, ...] = ("memory", "magnetic")
+#: ``magnetic-dask`` is the magnetic tier queried through the distributed plan on Dask's threads.
+TIERS: tuple[str, ...] = ("memory", "magnetic", "magnetic-dask")
 #: Peers this script knows how to query.
 KNOWN_PEERS: tuple[str, ...] = ("duckdb", "pandas", "arcticdb", "chdb")
 #: The peer every result is checked against.
@@ -82,7 +83,10 @@ ABS_TARGETS_MS: dict[tuple[str, str], float] = {
     ("memory", "double-groupby-all"): 10.0,
     ("memory", "lastpoint"): 1.0,
     ("magnetic", "double-groupby-1"): 25.0,
+    ("magnetic-dask", "double-groupby-1"): 25.0,
 }
+#: Full-day scan throughput target (points/s), magnetic tier.
+SCAN_TARGET_POINTS_S = 100e6
 
 
 # ------------------------------------------------------------------------------ query types
@@ -481,14 +485,14 @@ def build_store(root: Path, df: pd.DataFrame, tier: str) -> tuple[Any, dict[str,
     table.write(df, dimensions=list(TAGS))
     load_s = time.perf_counter() - t0
     migrate_s = None
-    if tier == "magnetic":
+    if tier.startswith("magnetic"):
         table.update(memory_retention="1h")
         clock["t"] = end + pd.Timedelta(days=1)
         t0 = time.perf_counter()
         store.run_lifecycle()
         migrate_s = time.perf_counter() - t0
     d = table.describe()
-    want = (len(df), 0) if tier == "memory" else (0, len(df))
+    want = (len(df), 0) if tier == "memory" else (0, len(df))  # magnetic, magnetic-dask
     if (d["memory_rows"], d["magnetic_rows"]) != want:
         raise RuntimeError(f"{tier} store: (memory_rows, magnetic_rows) should be {want}: {d}")
     info = {k: d[k] for k in ("memory_rows", "magnetic_rows", "memory_bytes", "magnetic_bytes")}
@@ -613,7 +617,10 @@ def measure_type(
     systems: dict[str, Callable[[Window], pd.DataFrame]] = {}
     store_of: dict[str, Any] = {}
     for tier, store in stores.items():
-        systems[f"tsstore-{tier}"] = lambda w, s=store: s.query(timestream_sql(qt, w))
+        dask = tier.endswith("dask")
+        systems[f"tsstore-{tier}"] = lambda w, s=store, d=dask: s.query(
+            timestream_sql(qt, w), distributed=d
+        )
         store_of[f"tsstore-{tier}"] = store
     skipped: dict[str, str] = {}
     for name, peer in peers.items():
@@ -664,6 +671,44 @@ def measure_type(
         "result_rows": rows,
         "skipped": skipped,
         "errors": errors,
+    }
+
+
+def measure_scan(
+    stores: dict[str, Any], peers: dict[str, Any], day: pd.Timestamp, rows: int, reps: int = 5
+) -> dict[str, Any]:
+    """Full-day scan: every field of every host over one day (``max`` of each field), points
+    per second per system, interleaved ``reps`` times; DuckDB's file database as the peer."""
+
+    lo, hi = day, day + pd.Timedelta(days=1)
+    fields = ", ".join(f"max({f}) AS {f}" for f in FIELDS)
+    ts_sql = f"SELECT count(*) AS n, {fields} FROM cpu WHERE time >= '{_lit(lo)}' AND time < '{_lit(hi)}'"
+    dd_sql = (
+        f"SELECT count(*) AS n, {fields} FROM cpu WHERE time >= TIMESTAMPTZ '{lo.isoformat()}' "
+        f"AND time < TIMESTAMPTZ '{hi.isoformat()}'"
+    )
+    calls: dict[str, Callable[[], Any]] = {
+        f"tsstore-{tier}": partial(s.query, ts_sql, distributed=tier.endswith("dask"))
+        for tier, s in stores.items()
+    }
+    if "duckdb" in peers:
+        calls["duckdb"] = partial(lambda q: peers["duckdb"].con.sql(q).df(), dd_sql)
+
+    def timed(fn: Callable[[], Any]) -> float:
+        t0 = time.perf_counter()
+        fn()
+        return time.perf_counter() - t0
+
+    times = run_interleaved(
+        {n: partial(timed, fn) for n, fn in calls.items()}, rounds=reps, warmup=1
+    )
+    points = rows * len(FIELDS)
+    return {
+        "sql_timestream": ts_sql,
+        "points": points,
+        "median_ms": {n: _ms(median(v)) for n, v in times.items()},
+        "points_per_s": {n: points / median(v) for n, v in times.items()},
+        "target_points_per_s": SCAN_TARGET_POINTS_S,
     }
 
 
@@ -917,6 +962,18 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             meds = ", ".join(f"{k} {v:.2f}" for k, v in r["median_ms"].items())
             print(f"  {name:<24} {time.perf_counter() - t0:5.1f} s   median ms: {meds}", flush=True)
+        day_rows = int(
+            ((df["time"] >= t_first) & (df["time"] < t_first + pd.Timedelta(days=1))).sum()
+        )
+        scan = measure_scan(stores, peers, t_first, day_rows)
+        print("\nFull-day scan (max of every field, one day): points/s")
+        print_table(
+            [
+                {"system": n, "ms": ms, "mpts": scan["points_per_s"][n] / 1e6}
+                for n, ms in scan["median_ms"].items()
+            ],
+            [("system", "system"), ("ms", "median ms", ".1f"), ("mpts", "M points/s", ".1f")],
+        )
         if a.profile_reps > 0:
             for tier, store in stores.items():
                 profiles[tier] = []
@@ -1028,6 +1085,7 @@ def main(argv: list[str] | None = None) -> int:
         "errors": errors,
         "profiles": profiles,
         "results": results,
+        "full_day_scan": scan,
         "machine": machine_info(),
     }
     if not a.no_write:

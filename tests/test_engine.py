@@ -448,3 +448,28 @@ def test_arrays_lambdas_and_unnest(client):
     )
     assert sorted(set(unnested["x"])) == [1, 2]
     assert len(unnested) % 2 == 0 and len(unnested) > 0
+
+
+def test_prepared_plans_are_reused_and_invalidated(tmp_path):
+    clock = {"t": NOW}
+    with tsstore.connect(
+        tmp_path, clock=lambda: clock["t"], database="dev", lifecycle_interval=None
+    ) as c:
+        t = c.create_database("dev").create_table("cpu")
+        t.write(pd.DataFrame({"time": [NOW], "host": ["h1"], "x": [1.0]}), dimensions=["host"])
+        engine = c._engine
+        sql = "SELECT * FROM cpu WHERE host = :h"
+        assert list(c.query(sql, {"h": "h1"}).columns) == ["host", "measure_name", "time", "x"]
+        assert len(engine._plans) == 1
+        c.query(sql, {"h": "h1"})
+        assert len(engine._plans) == 1  # the same text and parameters: reused
+        assert len(c.query(sql, {"h": "h2"})) == 0  # other parameters: another plan
+        assert len(engine._plans) == 2
+        # a new measure changes the table's schema: the plan of SELECT * is made again
+        t.write(pd.DataFrame({"time": [NOW], "host": ["h1"], "y": [2.0]}), dimensions=["host"])
+        assert list(c.query(sql, {"h": "h1"}).columns) == ["host", "measure_name", "time", "x", "y"]
+        # a plan that depends on now() is never reused: it follows the clock
+        recent = "SELECT count(*) AS n FROM cpu WHERE time > ago(1h)"
+        assert c.query(recent)["n"].tolist() == [1]  # one point: y joined x
+        clock["t"] = NOW + pd.Timedelta("2h")
+        assert c.query(recent)["n"].tolist() == [0]

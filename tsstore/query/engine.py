@@ -22,8 +22,10 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -107,6 +109,77 @@ class QueryPage:
     stats: QueryStats
 
 
+#: Prepared plans kept per engine (least recently used dropped first).
+PLAN_CACHE_SIZE = 512
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A query's plan, kept for its next run: the bound tree, the scans, the tables and the
+    kernel SQL."""
+
+    ast: exp.Expression
+    scans: list[ScanPlan]
+    tables: dict[str, Table]
+    sql: str
+    schemas: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        schemas = tuple((t.full_name, t.schema) for t in self.tables.values())
+        object.__setattr__(self, "schemas", schemas)
+
+    def valid(self, store: Store) -> bool:
+        """The same tables, with the same schemas (a new measure changes a SELECT *)."""
+        try:
+            return all(store.table(name).schema == schema for name, schema in self.schemas)
+        except NotFoundError:
+            return False
+
+
+#: Functions whose value is the query's ``now``: a plan using one is not reused.
+_NOW_FUNCTIONS = frozenset(
+    {
+        "now",
+        "ago",
+        "current_timestamp",
+        "current_date",
+        "current_time",
+        "localtimestamp",
+        "localtime",
+        "current_timezone",
+    }
+)
+
+
+_NOW_NODES = (
+    exp.CurrentTimestamp,
+    exp.CurrentDate,
+    exp.CurrentTime,
+    exp.Localtimestamp,
+    exp.Localtime,
+)
+
+
+def _uses_now(ast: exp.Expression) -> bool:
+    for node in ast.walk():
+        if isinstance(node, _NOW_NODES):
+            return True
+        if isinstance(node, exp.Func) and node.name.lower() in _NOW_FUNCTIONS:
+            return True
+    return False
+
+
+def _freeze(value: Any) -> Any:
+    """A hashable form of query parameters (with their types: 1 and 1.0 plan differently)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return (type(value).__name__, tuple(_freeze(v) for v in value))
+    return (type(value).__name__, value)
+
+
 @functools.lru_cache(maxsize=512)
 def _parse(sql: str) -> Select | Show | Describe:
     """Parsed statements, cached by text: a repeated query skips sqlglot's parser (its AST is
@@ -120,6 +193,8 @@ class QueryEngine:
     def __init__(self, store: Store) -> None:
         self._store = store
         self.last_stats: QueryStats | None = None
+        self._plans: OrderedDict[tuple[Any, ...], _Prepared] = OrderedDict()
+        self._plans_lock = threading.Lock()
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         return kernel.connection()
@@ -146,7 +221,7 @@ class QueryEngine:
         if isinstance(stmt, Show | Describe):
             self.last_stats = stats
             return self._metadata(stmt)
-        table = self._run(stmt.ast, params, as_of, stats, distributed)
+        table = self._run(stmt.ast, params, as_of, stats, distributed, sql)
         self.last_stats = stats
         df = _to_pandas(table)
         df.attrs["query_stats"] = stats  # every result carries its QueryStatus-like stats
@@ -173,7 +248,7 @@ class QueryEngine:
         if isinstance(stmt, Show | Describe):
             table = pa.Table.from_pandas(self._metadata(stmt), preserve_index=False)
         else:
-            table = self._run(stmt.ast, params, as_of, stats)
+            table = self._run(stmt.ast, params, as_of, stats, text=sql)
         self.last_stats = stats
         return _pages(table, max_rows, stats)
 
@@ -369,6 +444,45 @@ class QueryEngine:
         except NotFoundError as e:
             raise QueryError(str(e)) from e
 
+    def _prepared(
+        self,
+        text: str | None,
+        ast: exp.Expression,
+        params: Mapping[str, Any] | None,
+        stats: QueryStats,
+    ) -> tuple[exp.Expression, list[ScanPlan], dict[str, Table], pd.Timestamp, str]:
+        """The plan and kernel SQL of a query, from the cache of prepared plans when it holds
+        one for the same text, parameters and default database, over tables whose schemas
+        have not changed since. A plan that depends on ``now()`` (``ago``, ``now``,
+        ``current_*``) is never cached: its pruning and SQL change with the clock."""
+        t0 = time.perf_counter()
+        key = None
+        if text is not None:
+            try:
+                key = (text, _freeze(params), self._store.default_database)
+                hash(key)
+            except TypeError:  # an unhashable parameter value: plan afresh
+                key = None
+        if key is not None:
+            with self._plans_lock:
+                hit = self._plans.get(key)
+                if hit is not None:
+                    self._plans.move_to_end(key)
+            if hit is not None and hit.valid(self._store):
+                stats.plan_s = time.perf_counter() - t0
+                stats.scans = hit.scans
+                return hit.ast, hit.scans, hit.tables, self._now(), hit.sql
+        ast, scans, resolved, now = self._plan(ast, params, stats)
+        sql = to_duckdb_sql(ast, now=now)  # the same now() as the pruning
+        if key is not None and not _uses_now(ast):
+            prepared = _Prepared(ast, scans, resolved, sql)
+            with self._plans_lock:
+                self._plans[key] = prepared
+                while len(self._plans) > PLAN_CACHE_SIZE:
+                    self._plans.popitem(last=False)
+        stats.plan_s = time.perf_counter() - t0
+        return ast, scans, resolved, now, sql
+
     def _run(
         self,
         ast: exp.Expression,
@@ -376,10 +490,12 @@ class QueryEngine:
         as_of: object | None,
         stats: QueryStats,
         distributed: bool | None = None,
+        text: str | None = None,
     ) -> pa.Table:
-        ast, scans, resolved, now = self._plan(ast, params, stats)
         if distributed or (distributed is None and active_client() is not None):
+            ast, scans, resolved, now = self._plan(ast, params, stats)
             return self._run_dask(ast, scans, resolved, now, as_of, stats)
+        ast, scans, resolved, now, sql = self._prepared(text, ast, params, stats)
         con = self._connection()
         t0 = time.perf_counter()
         registered = []
@@ -400,7 +516,6 @@ class QueryEngine:
                 con.register(scan.alias, data)
                 registered.append(scan.alias)
             stats.scan_s = time.perf_counter() - t0
-            sql = to_duckdb_sql(ast, now=now)  # the same now() as the pruning
             stats.duckdb_sql = sql
             t1 = time.perf_counter()
             try:

@@ -200,19 +200,20 @@ class MemoryView:
             if (start is not None and run.tmax < start) or (end is not None and run.tmin >= end):
                 continue
             p = run.points
-            mask = None if run.alive is None else run.alive.copy()  # None: every row
-            if start is not None and run.tmin < start:
-                mask = _and(mask, p.time >= start)
-            if end is not None and run.tmax >= end:
-                mask = _and(mask, p.time < end)
-            if series is not None:
-                lo = np.searchsorted(p.series, series, side="left")
-                hi = np.searchsorted(p.series, series, side="right")
-                sel = np.zeros(len(p), dtype=bool)
-                for a, b in zip(lo, hi, strict=True):
-                    sel[a:b] = True
-                mask = _and(mask, sel)
-            if mask is not None and not mask.any():
+            idx = _rows(
+                p, series, start if start is not None and run.tmin < start else None, end, run
+            )
+            if idx is not None and not isinstance(idx, slice):
+                if run.alive is not None:
+                    idx = idx[run.alive[idx]]
+                if not len(idx):
+                    continue
+            elif run.alive is not None:  # a slice (or every row) of a run with dead rows
+                sl = idx if idx is not None else slice(0, len(p))
+                idx = np.flatnonzero(run.alive[sl]) + sl.start
+                if not len(idx):
+                    continue
+            elif isinstance(idx, slice) and idx.stop <= idx.start:
                 continue
             q = Points(
                 self.keys,
@@ -222,7 +223,7 @@ class MemoryView:
                 types,
                 p.version,
             )
-            parts.append((q if mask is None or mask.all() else q.take(mask)).with_types(types))
+            parts.append((q if idx is None else _take(q, idx)).with_types(types))
         if not parts:
             return Points.empty(self.keys, types)
         out = Points.concat(parts, keys=self.keys)
@@ -471,6 +472,80 @@ class MemoryTier:
 
 def _and(mask: np.ndarray | None, other: np.ndarray) -> np.ndarray:
     return other if mask is None else mask & other
+
+
+#: Selecting at most this many series, a read finds each one's rows by binary search; more,
+#: and one pass of masks over the run is cheaper.
+_SEARCH_SERIES = 4096
+
+
+def _rows(
+    p: Points, series: np.ndarray | None, start: int | None, end: int | None, run: _Run
+) -> np.ndarray | slice | None:
+    """Positions of a sorted run's rows of ``series`` with ``start <= time < end``: None for
+    every row, a slice when they are contiguous, else an index array.
+
+    Rows are sorted by (series, time), so each selected series is one slice found by binary
+    search, and its time range a sub-slice of it: the cost grows with the series selected,
+    not with the run.
+    """
+    end = None if end is not None and run.tmax < end else end
+    if series is None:
+        if start is None and end is None:
+            return None
+        if len(p) and int(p.series[0]) == int(p.series[-1]):  # one series: time is sorted
+            a = 0 if start is None else int(np.searchsorted(p.time, start, "left"))
+            b = len(p) if end is None else int(np.searchsorted(p.time, end, "left"))
+            return slice(a, b)
+        mask = np.ones(len(p), dtype=bool)
+        if start is not None:
+            mask &= p.time >= start
+        if end is not None:
+            mask &= p.time < end
+        return np.flatnonzero(mask)
+    if len(series) > _SEARCH_SERIES:
+        mask = np.zeros(len(p), dtype=bool)
+        lo = np.searchsorted(p.series, series, side="left")
+        hi = np.searchsorted(p.series, series, side="right")
+        for a, b in zip(lo, hi, strict=True):
+            mask[a:b] = True
+        if start is not None:
+            mask &= p.time >= start
+        if end is not None:
+            mask &= p.time < end
+        return np.flatnonzero(mask)
+    lo = np.searchsorted(p.series, series, side="left")
+    hi = np.searchsorted(p.series, series, side="right")
+    slices = []
+    for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+        if b <= a:
+            continue
+        if start is not None:
+            a += int(np.searchsorted(p.time[a:b], start, "left"))
+        if end is not None:
+            b = a + int(np.searchsorted(p.time[a:b], end, "left"))
+        if b > a:
+            slices.append((a, b))
+    if not slices:
+        return slice(0, 0)
+    if len(slices) == 1:
+        return slice(*slices[0])
+    return np.concatenate([np.arange(a, b) for a, b in slices])
+
+
+def _take(p: Points, idx: np.ndarray | slice) -> Points:
+    """Rows at ``idx``; a slice shares the run's memory (views, no copy)."""
+    if isinstance(idx, slice):
+        return Points(
+            p.keys,
+            p.series[idx],
+            p.time[idx],
+            {k: v[idx] for k, v in p.columns.items()},
+            p.types,
+            None if p.version is None else p.version[idx],
+            None if p.row is None else p.row[idx],
+        )
+    return p.take(idx)
 
 
 #: Level of runs past the merge cap: they never merge again (only compact() merges them).
