@@ -429,3 +429,16 @@ def test_scan_is_arrow_with_distinct_dictionaries(table):
     assert set(back["factory"].astype(str)) == {"f-1", "f-2"}
     assert len(back) == int(df["factory"].isin(["f-1", "f-2"]).sum())
     assert scanned.schema.metadata[b"tsstore.rows_memory"] == str(len(back)).encode()
+
+
+def test_scan_for_the_kernel_shares_one_index_array(table):
+    df = fleet(hours=1, machines=6)
+    table.write(df, dimensions=["device_id", "factory"])
+    fast = table.scan(measures=["temperature"], distinct_dictionaries=False)
+    slow = table.scan(measures=["temperature"])
+    # one dictionary entry per series, the series ids as indices: no work per row and key
+    assert fast.column("factory").chunk(0).indices.equals(fast.column("device_id").chunk(0).indices)
+    assert len(fast.column("factory").chunk(0).dictionary) == 6
+    assert fast.column("measure_name").null_count == len(fast)  # absent everywhere
+    for name in ("device_id", "factory"):
+        assert fast.column(name).cast("string").equals(slow.column(name).cast("string"))

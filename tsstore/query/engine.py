@@ -403,6 +403,7 @@ class QueryEngine:
                     measures=s.measures,
                     dimensions=s.dimensions,
                     as_of=as_of,
+                    distinct_dictionaries=False,  # the kernel reads values, not codes
                 ),
                 empties[s.alias],
             )
@@ -507,6 +508,7 @@ class QueryEngine:
                     measures=scan.measures,
                     dimensions=scan.dimensions,
                     as_of=as_of,
+                    distinct_dictionaries=False,  # the kernel reads values, not codes
                 )
                 stats.rows_scanned += data.num_rows
                 stats.bytes_scanned += data.nbytes

@@ -102,20 +102,30 @@ def points_from_arrow(table: pa.Table, meta: dict[str, Any]) -> Points:
     )
 
 
-def _key_column(values: np.ndarray, series: pa.Array, series_np: np.ndarray) -> pa.Array:
-    """A dictionary-encoded string column of a key (None = null), with a dictionary of
-    distinct values (so that consumers such as pandas' Categorical accept it).
+def _key_column(
+    values: np.ndarray, series: pa.Array, series_np: np.ndarray, distinct: bool
+) -> pa.Array:
+    """A dictionary-encoded string column of a key (None = null).
 
-    ``series`` (the Arrow series ids) serves as the indices as they are when every series has
-    its own value (hostname); otherwise the ids are mapped to codes of the distinct values.
+    With ``distinct`` the dictionary holds distinct values (pandas' Categorical needs that):
+    the series ids are mapped to codes of the distinct values, one gather over the rows. Else
+    the dictionary holds one entry per series and ``series`` (the Arrow series ids, shared by
+    every key column) serves as the indices as they are: no work per row, for consumers that
+    read values (the SQL kernel).
     """
     absent = np.equal(values, None)
-    codes, uniques = pd.factorize(np.where(absent, "", values).astype(object))
-    dictionary = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
-    if len(uniques) == len(values) and np.array_equal(codes, np.arange(len(values))):
-        indices = series
+    if absent.all():
+        return pa.nulls(len(series_np), pa.dictionary(pa.int32(), pa.string()))
+    if distinct:
+        codes, uniques = pd.factorize(np.where(absent, "", values).astype(object))
+        dictionary = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+        if len(uniques) == len(values) and np.array_equal(codes, np.arange(len(values))):
+            indices = series
+        else:
+            indices = pa.array(codes.astype(np.int32)[series_np], type=pa.int32())
     else:
-        indices = pa.array(codes.astype(np.int32)[series_np], type=pa.int32())
+        dictionary = pa.array(np.where(absent, "", values).astype(object), type=pa.string())
+        indices = series
     if absent.any():
         indices = pa.array(
             indices.to_numpy(zero_copy_only=False), type=pa.int32(), mask=absent[series_np]
@@ -137,20 +147,27 @@ def _measure_column(values: np.ndarray, mtype: MeasureType) -> pa.Array:
 
 
 def points_to_query_table(
-    p: Points, dimensions: list[str], measures: dict[str, MeasureType]
+    p: Points,
+    dimensions: list[str],
+    measures: dict[str, MeasureType],
+    *,
+    distinct_dictionaries: bool = True,
 ) -> pa.Table:
     """Rows as the query engine sees a table: dimensions (dictionary-encoded strings),
     ``measure_name``, ``time`` (timestamp[ns, UTC]) and measures with real nulls.
 
     Every dimension and measure of ``dimensions``/``measures`` is a column, all-null where the
-    rows have none, so that every query sees the table's whole schema.
+    rows have none, so that every query sees the table's whole schema. Key dictionaries hold
+    distinct values unless ``distinct_dictionaries`` is false (see :func:`_key_column`).
     """
     n = len(p)
     cols: dict[str, pa.Array] = {}
     indices = pa.array(p.series, type=pa.int32())
     for d in [*dimensions, MEASURE_NAME]:
         if d in p.keys.columns and n:
-            cols[d] = _key_column(p.keys[d].to_numpy(dtype=object), indices, p.series)
+            cols[d] = _key_column(
+                p.keys[d].to_numpy(dtype=object), indices, p.series, distinct_dictionaries
+            )
         else:
             cols[d] = pa.nulls(n, type=pa.string())
     cols["time"] = pa.array(p.time, type=pa.timestamp("ns", tz="UTC"))

@@ -63,13 +63,22 @@ class MemoryPart(ScanPart):
 
     tier = "memory"
 
-    def __init__(self, read: Any, dimensions: list[str], types: dict[str, MeasureType]) -> None:
+    def __init__(
+        self,
+        read: Any,
+        dimensions: list[str],
+        types: dict[str, MeasureType],
+        distinct_dictionaries: bool = True,
+    ) -> None:
         self._read = read  # () -> Points, bound to the scan's consistent view
         self.dimensions = dimensions
         self.types = types
+        self.distinct = distinct_dictionaries
 
     def __call__(self) -> pa.Table:
-        return points_to_query_table(self._read(), self.dimensions, self.types)
+        return points_to_query_table(
+            self._read(), self.dimensions, self.types, distinct_dictionaries=self.distinct
+        )
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (ArrowPart, (self(),))
@@ -90,6 +99,8 @@ class MagneticPart(ScanPart):
         The scan's filters and columns.
     snapshot : MagneticSnapshot, optional
         The open snapshot in the planning process (not pickled).
+    distinct_dictionaries : bool
+        As in :meth:`Table.scan <tsstore.storage.table.Table.scan>`.
     """
 
     tier = "magnetic"
@@ -106,11 +117,13 @@ class MagneticPart(ScanPart):
         dimensions: list[str],
         types: dict[str, MeasureType],
         snapshot: MagneticSnapshot | None = None,
+        distinct_dictionaries: bool = True,
     ) -> None:
         self.url, self.storage_options, self.snapshot_id = url, storage_options, snapshot_id
         self.start, self.end = start, end
         self.where, self.measures = where, measures
         self.dimensions, self.types = dimensions, types
+        self.distinct = distinct_dictionaries
         self._snapshot = snapshot
 
     def __repr__(self) -> str:
@@ -135,7 +148,9 @@ class MagneticPart(ScanPart):
         )
 
     def __call__(self) -> pa.Table:
-        return points_to_query_table(self.points(), self.dimensions, self.types)
+        return points_to_query_table(
+            self.points(), self.dimensions, self.types, distinct_dictionaries=self.distinct
+        )
 
 
 _TIERS: dict[tuple[str, str], MagneticTier] = {}

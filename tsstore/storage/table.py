@@ -532,6 +532,7 @@ class Table:
         measures: Sequence[str] | None = None,
         dimensions: Sequence[str] | None = None,
         as_of: object | None = None,
+        distinct_dictionaries: bool = True,
     ) -> list[ScanPart]:
         """The rows :meth:`scan` returns, split into independent parts (one per magnetic
         partition, one for the memory tier), each a callable returning an Arrow table.
@@ -556,6 +557,7 @@ class Table:
                 dims,
                 types,
                 snapshot=snap,
+                distinct_dictionaries=distinct_dictionaries,
             )
             for ref in snap.partitions((plan.start, plan.end))
         ]
@@ -604,6 +606,7 @@ class Table:
         measures: Sequence[str] | None = None,
         dimensions: Sequence[str] | None = None,
         as_of: object | None = None,
+        distinct_dictionaries: bool = True,
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
         engine's input; :meth:`read` is the sorted, pandas form). The schema metadata
@@ -612,9 +615,19 @@ class Table:
         Columns: the dimensions (all, or ``dimensions``; dictionary-encoded strings),
         ``measure_name``, ``time`` (``timestamp[ns, UTC]``) and the measures (all, or
         ``measures``) with real nulls. Other arguments as in :meth:`read`.
+
+        ``distinct_dictionaries=False`` gives key columns one dictionary entry per series
+        (duplicates allowed) sharing one index array: no work per row and per key, for
+        consumers that read values rather than codes (the SQL kernel); pandas' Categorical
+        needs the default.
         """
         plan = self._read_plan(time_range, where, measures, as_of)
-        table = points_to_query_table(plan.points(), self._dims(dimensions), dict(plan.types))
+        table = points_to_query_table(
+            plan.points(),
+            self._dims(dimensions),
+            dict(plan.types),
+            distinct_dictionaries=distinct_dictionaries,
+        )
         return table.replace_schema_metadata(
             {f"tsstore.rows_{tier}": str(n) for tier, n in plan.rows_read.items()}
         )
