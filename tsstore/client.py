@@ -100,6 +100,11 @@ class Client(Store):
         """The plan of a query: each table's pruned scan and the SQL the kernel runs."""
         return self._engine.explain(sql, params)
 
+    def clear_query_caches(self) -> None:
+        """Forget cached parses and prepared plans, so that the next query is planned cold
+        (benchmarks of one-off queries call this between runs)."""
+        self._engine.clear_caches()
+
     @property
     def last_query_stats(self) -> QueryStats | None:
         """Rows and bytes scanned, the scans, and time per stage of the last query."""

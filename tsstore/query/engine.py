@@ -196,6 +196,12 @@ class QueryEngine:
         self._plans: OrderedDict[tuple[Any, ...], _Prepared] = OrderedDict()
         self._plans_lock = threading.Lock()
 
+    def clear_caches(self) -> None:
+        """Forget parsed statements and prepared plans (the next query starts cold)."""
+        _parse.cache_clear()
+        with self._plans_lock:
+            self._plans.clear()
+
     def _connection(self) -> duckdb.DuckDBPyConnection:
         return kernel.connection()
 
