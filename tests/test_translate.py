@@ -537,9 +537,9 @@ def test_unsupported_function_is_named(sql):
 
 
 @pytest.mark.parametrize("name", sorted(TIME_SERIES_FUNCTIONS))
-def test_time_series_functions_are_not_supported_yet(name):
-    with pytest.raises(QueryError, match=rf"function {name} is .*not supported yet"):
-        sql_of(f"SELECT {name}(x, y) FROM t")
+def test_time_series_functions_check_their_arguments(name):
+    with pytest.raises(QueryError, match=rf"^function {name} takes .* arguments, got 4$"):
+        sql_of(f"SELECT {name}(a, b, c, d) FROM t")
 
 
 def test_other_refusals():
@@ -614,3 +614,108 @@ def test_joda_to_strftime(pattern, expected):
 def test_joda_errors(pattern, message):
     with pytest.raises(QueryError, match=message):
         joda_to_strftime(pattern)
+
+
+# --------------------------------------------------------------------------------------------
+# Time-series functions (run in tests/test_timeseries.py; here: the SQL they become)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        # the typical query: an aggregate, a timestamp sequence, the array form
+        (
+            "SELECT hostname, interpolate_linear(create_time_series(time, measure_value::double),"
+            " sequence(min(time), max(time), 15s)) AS ts FROM t GROUP BY hostname",
+            "SELECT hostname, TS_INTERPOLATE_LINEAR_SERIES(TS_CREATE_TIME_SERIES(time, "
+            '"measure_value::double"), TS_SEQUENCE(MIN(time), MAX(time), '
+            "INTERVAL '15' SECOND)) AS ts FROM t GROUP BY hostname",
+        ),
+        # one timestamp: the scalar form
+        (
+            "SELECT interpolate_locf(ts, ago(1h)) FROM t",
+            "SELECT TS_INTERPOLATE_LOCF_AT(ts, (CAST('2024-03-05 12:30:00.123456789+00:00' AS "
+            "TIMESTAMPTZ_NS) - INTERVAL '1' HOUR)) FROM t",
+        ),
+        (
+            "SELECT interpolate_spline_cubic(ts, time) FROM t",
+            "SELECT TS_INTERPOLATE_SPLINE_CUBIC_AT(ts, time) FROM t",
+        ),
+        (
+            "SELECT interpolate_fill(ts, ARRAY[time], 0.0) FROM t",
+            "SELECT TS_INTERPOLATE_FILL_SERIES(ts, [time], 0.0) FROM t",
+        ),
+        (
+            "SELECT interpolate_linear(ts, max(binned)), interpolate_linear(ts, array_agg(b)) "
+            "FROM t",
+            "SELECT TS_INTERPOLATE_LINEAR_AT(ts, MAX(binned)), "
+            "TS_INTERPOLATE_LINEAR_SERIES(ts, ARRAY_AGG(b)) FROM t",
+        ),
+        # the syntax does not tell: DuckDB picks the form by the argument's type
+        (
+            "SELECT interpolate_linear(ts, x) FROM t",
+            "SELECT TS_INTERPOLATE_LINEAR(ts, x) FROM t",
+        ),
+        (
+            "SELECT derivative_linear(ts, 5m), non_negative_derivative_linear(ts, 1s) FROM t",
+            "SELECT TS_DERIVATIVE_LINEAR(ts, INTERVAL '5' MINUTE), "
+            "TS_NON_NEGATIVE_DERIVATIVE_LINEAR(ts, INTERVAL '1' SECOND) FROM t",
+        ),
+        # Timestream's default unit of an integral: 1s
+        (
+            "SELECT integral_trapezoidal(ts), integral_trapezoidal(ts, 1h) FROM t",
+            "SELECT TS_INTEGRAL_TRAPEZOIDAL(ts, INTERVAL '1' SECOND), "
+            "TS_INTEGRAL_TRAPEZOIDAL(ts, INTERVAL '1' HOUR) FROM t",
+        ),
+        (
+            "SELECT correlate_pearson(a.ts, b.ts), correlate_spearman(a.ts, b.ts) FROM a, b",
+            "SELECT TS_CORRELATE_PEARSON(a.ts, b.ts), TS_CORRELATE_SPEARMAN(a.ts, b.ts) FROM a, b",
+        ),
+        # UNNEST of a timeseries: one column per field
+        (
+            "SELECT u.time, u.value FROM x CROSS JOIN UNNEST(ts) AS u(time, value)",
+            "SELECT u.time, u.value FROM x CROSS JOIN (SELECT UNNEST(ts, max_depth := 2)) "
+            "AS u(time, value)",
+        ),
+        (
+            "SELECT u.n FROM x CROSS JOIN UNNEST(ts) WITH ORDINALITY AS u(time, value, n)",
+            "SELECT u.n FROM x CROSS JOIN (SELECT UNNEST(ts, max_depth := 2), "
+            "GENERATE_SUBSCRIPTS(ts, 1)) AS u(time, value, n)",
+        ),
+        # an array of scalars is unnested as before
+        (
+            "SELECT u.x FROM t CROSS JOIN UNNEST(ARRAY[1, 2]) AS u(x)",
+            "SELECT u.x FROM t CROSS JOIN UNNEST([1, 2]) AS u(x)",
+        ),
+        # lambdas over a timeseries are lambdas over an array
+        (
+            "SELECT filter(ts, p -> p.value > 10) FROM x",
+            "SELECT LIST_FILTER(ts, LAMBDA p : p.value > 10) FROM x",
+        ),
+        # sequences: of integers as before, of timestamps in nanoseconds
+        ("SELECT sequence(1, 5)", "SELECT GENERATE_SERIES(1, 5)"),
+        (
+            "SELECT sequence(binned, binned, 1h) FROM t",
+            "SELECT TS_SEQUENCE(binned, binned, INTERVAL '1' HOUR) FROM t",
+        ),
+        # a literal timeseries: nested timestamp types are Timestream's (nanoseconds, UTC)
+        (
+            "SELECT CAST(ARRAY[ROW(TIMESTAMP '2024-01-01 00:00:00', 1.0)] "
+            "AS ARRAY(ROW(time TIMESTAMP, value DOUBLE)))",
+            "SELECT CAST([ROW(CAST('2024-01-01 00:00:00' AS TIMESTAMPTZ_NS), 1.0)] AS "
+            "STRUCT(time TIMESTAMPTZ_NS, value DOUBLE)[])",
+        ),
+    ],
+)
+def test_time_series_translation(sql, expected):
+    assert sql_of(sql) == expected
+
+
+def test_time_series_refusals():
+    with pytest.raises(QueryError, match=r"sequence over timestamps needs a step"):
+        sql_of("SELECT sequence(now() - 1h, now())")
+    with pytest.raises(QueryError, match=r"^function interpolate_fill takes 3 arguments, got 2$"):
+        sql_of("SELECT interpolate_fill(ts, time) FROM t")
+    with pytest.raises(QueryError, match=r"function integral_trapezoidal takes 1 to 2 arguments"):
+        sql_of("SELECT integral_trapezoidal() FROM t")

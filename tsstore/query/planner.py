@@ -35,6 +35,8 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
+from tsstore.query.translate import TIME_SERIES_AGGREGATES
+
 __all__ = ["PARTS", "Stages", "split"]
 
 #: Name of a stage's input: the concatenated outputs of the stage before it.
@@ -162,12 +164,20 @@ def _simple_select(ast: exp.Expression, aliases: set[str]) -> exp.Table | None:
     return node
 
 
+def _is_aggregate(node: exp.Expression) -> bool:
+    """An aggregate call: sqlglot's, or one of Timestream's that sqlglot does not know
+    (``create_time_series``)."""
+    return isinstance(node, exp.AggFunc) or (
+        isinstance(node, exp.Anonymous) and node.name.lower() in TIME_SERIES_AGGREGATES
+    )
+
+
 def _aggregates(nodes: list[exp.Expression]) -> list[exp.Expression]:
     """Outermost aggregate calls in ``nodes`` (outside window specifications)."""
     out: list[exp.Expression] = []
     for root in nodes:
-        for node in root.walk(prune=lambda n: isinstance(n, exp.AggFunc | exp.Window)):
-            if isinstance(node, exp.AggFunc) and not isinstance(node.parent, exp.Window):
+        for node in root.walk(prune=lambda n: _is_aggregate(n) or isinstance(n, exp.Window)):
+            if _is_aggregate(node) and not isinstance(node.parent, exp.Window):
                 out.append(node)
     return out
 

@@ -8,7 +8,8 @@ know or gets wrong for Timestream:
   ``current_time`` and ``current_timezone()`` follow from it (UTC);
 - ``ago(d)`` is ``now - d``; ``bin(t, d)`` is ``time_bucket(d, t, <epoch>)``, aligned to
   1970-01-01 like Timestream's (DuckDB's default origin is 2000-01-03);
-- Timestream's ``timestamp`` type (nanoseconds, UTC) is DuckDB's ``TIMESTAMPTZ_NS``;
+- Timestream's ``timestamp`` type (nanoseconds, UTC) is DuckDB's ``TIMESTAMPTZ_NS``, nested ones
+  too (``CAST(... AS ARRAY(ROW(time TIMESTAMP, value DOUBLE)))``, a literal timeseries);
 - durations in nanoseconds (DuckDB reads ``INTERVAL '50' NANOSECOND`` as 50 *seconds*) and
   decimal durations (DuckDB truncates ``INTERVAL '1.5' HOUR`` to one hour) are rewritten exactly;
 - ``date_diff`` counts whole units elapsed (DuckDB's ``date_sub``, not its ``date_diff``, which
@@ -19,10 +20,22 @@ know or gets wrong for Timestream:
   ``format_datetime`` (Joda patterns, see :func:`joda_to_strftime`), ``parse_duration``,
   ``to_iso8601`` and a few math and string functions get DuckDB equivalents.
 
+Timestream's time-series functions (:data:`TIME_SERIES_FUNCTIONS`: ``create_time_series``,
+``interpolate_*``, ``derivative_linear``, ``integral_trapezoidal``, ``correlate_*`` ...) become
+the kernel functions that :mod:`tsstore.query.timeseries` installs on every kernel connection
+(``ts_create_time_series`` ...). Where the syntax tells whether an interpolation's second
+argument is an array of timestamps (``sequence(...)``, ``ARRAY[...]``) or one timestamp
+(``time``, ``now()``, ``ago(1h)`` ...), the matching form is named (``..._series`` or ``..._at``);
+otherwise DuckDB picks it by the argument's type. ``sequence(start, stop, step)`` over
+timestamps becomes ``ts_sequence`` (DuckDB's ``generate_series`` has no ``TIMESTAMPTZ_NS``
+form), and ``CROSS JOIN UNNEST(ts) AS t(time, value)`` over an array of rows (a timeseries)
+becomes a lateral ``(SELECT UNNEST(ts, max_depth := 2)) AS t(time, value)``, one column per
+field, as in Trino (without column names, a timeseries' columns are ``time`` and ``value``).
+``filter``, ``transform`` and ``reduce`` work on a timeseries as on any array
+(``x -> x.value > 10``).
+
 A function that is neither known to sqlglot nor listed here raises
-:class:`~tsstore.errors.QueryError` naming it; Timestream's time-series functions
-(``create_time_series``, ``interpolate_*``, ``derivative_linear`` ...) are refused as not
-supported yet.
+:class:`~tsstore.errors.QueryError` naming it.
 
 The generated SQL must run on a DuckDB connection whose time zone is UTC
 (:data:`DUCKDB_SESSION_SQL`): DuckDB evaluates ``hour()``, ``date_trunc()`` and friends of a
@@ -54,10 +67,12 @@ from sqlglot.errors import ErrorLevel, UnsupportedError
 from tsstore.errors import QueryError, ValidationError
 from tsstore.model.durations import parse_duration
 from tsstore.query.dialect import DURATION_UNITS
+from tsstore.query.timeseries import KERNEL_NAMES, SEQUENCE
 
 __all__ = [
     "DUCKDB_SESSION_SQL",
     "PASSTHROUGH_FUNCTIONS",
+    "TIME_SERIES_AGGREGATES",
     "TIME_SERIES_FUNCTIONS",
     "TRANSLATED_FUNCTIONS",
     "joda_to_strftime",
@@ -68,19 +83,13 @@ __all__ = [
 #: Run this on the DuckDB connection before any translated query.
 DUCKDB_SESSION_SQL: Final = "SET TimeZone = 'UTC'"
 
-#: Timestream's time-series functions: refused, as not supported yet.
-TIME_SERIES_FUNCTIONS: Final[frozenset[str]] = frozenset(
-    {
-        "create_time_series",
-        "interpolate_linear",
-        "interpolate_spline_cubic",
-        "interpolate_locf",
-        "interpolate_fill",
-        "derivative_linear",
-        "non_negative_derivative_linear",
-        "integral_trapezoidal",
-    }
-)
+#: Timestream's time-series functions, run by the kernel functions of
+#: :mod:`tsstore.query.timeseries`.
+TIME_SERIES_FUNCTIONS: Final[frozenset[str]] = frozenset(KERNEL_NAMES)
+
+#: Timestream's aggregates among them (sqlglot parses them as plain functions, not
+#: ``AggFunc``): a planner must treat them as aggregates that do not decompose.
+TIME_SERIES_AGGREGATES: Final[frozenset[str]] = frozenset({"create_time_series"})
 
 #: Functions sqlglot does not know that DuckDB has under the same name, with the same meaning.
 PASSTHROUGH_FUNCTIONS: Final[frozenset[str]] = frozenset(
@@ -384,6 +393,147 @@ def _every(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
     return exp.LogicalAnd(this=x)
 
 
+# --------------------------------------------------------------------------------------------
+# Time-series functions
+# --------------------------------------------------------------------------------------------
+
+_INTERPOLATIONS: Final = frozenset(
+    {"interpolate_linear", "interpolate_spline_cubic", "interpolate_locf", "interpolate_fill"}
+)
+# Marks set on the tree before the rewrite, while the arguments' syntax is still Timestream's.
+_FORM: Final = "tsstore_ts_form"  # an interpolation's second argument: "series" or "at"
+_TIMESTAMP_SEQUENCE: Final = "tsstore_ts_sequence"  # a sequence over timestamps
+
+# Nodes that are arrays whatever their arguments.
+_ARRAY_NODES: Final = (
+    exp.GenerateSeries,
+    exp.Array,
+    exp.ArrayAgg,
+    exp.ArrayUnionAgg,
+    exp.ArrayFilter,
+    exp.Transform,
+    exp.ArrayConcat,
+    exp.ArraySlice,
+    exp.ArraySort,
+    exp.ArrayDistinct,
+    exp.ArrayReverse,
+)
+
+
+def _time_argument_form(node: exp.Expression) -> str | None:
+    """``"series"`` for an array of timestamps, ``"at"`` for one timestamp, None when the
+    syntax does not tell (DuckDB then picks by type)."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, _ARRAY_NODES) or (
+        isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.ARRAY)
+    ):
+        return "series"
+    # An aggregate that is not an array one gives one value: here, one timestamp.
+    return "at" if _is_timestamp(node) or isinstance(node, exp.AggFunc) else None
+
+
+def _is_date(node: exp.Expression) -> bool:
+    return isinstance(node, exp.CurrentDate) or (
+        isinstance(node, exp.Cast) and node.to.is_type(exp.DataType.Type.DATE)
+    )
+
+
+def _mark_time_series(tree: exp.Expression) -> None:
+    """Record what only the untranslated syntax tells: interpolation forms, timestamp
+    sequences."""
+    for node in tree.find_all(exp.Anonymous):
+        if node.name.lower() in _INTERPOLATIONS and len(node.expressions) >= 2:
+            form = _time_argument_form(node.expressions[1])
+            if form is not None:
+                node.meta[_FORM] = form
+    for seq in tree.find_all(exp.GenerateSeries):
+        start, end, step = (seq.args.get(k) for k in ("start", "end", "step"))
+        if start is None or end is None or _is_date(start) or _is_date(end):
+            continue
+        if _is_timestamp(start) or _is_timestamp(end) or (step is not None and _is_interval(step)):
+            seq.meta[_TIMESTAMP_SEQUENCE] = True
+
+
+def _timestamp_sequence(node: exp.GenerateSeries) -> exp.Expression:
+    step = node.args.get("step")
+    if step is None:
+        raise QueryError("sequence over timestamps needs a step, e.g. sequence(start, stop, 15s)")
+    return _func(SEQUENCE, node.args["start"], node.args["end"], step)
+
+
+def _unnest_rows(node: exp.Unnest) -> exp.Expression:
+    """``UNNEST(ts) AS t(time, value)`` in FROM: Trino gives one column per field of the rows;
+    DuckDB's table function gives one struct column, its ``unnest(..., max_depth := 2)`` in a
+    (lateral) subquery gives the fields. ``WITH ORDINALITY`` adds the position, from 1."""
+    alias = node.args.get("alias")
+    alias = alias.copy() if alias is not None else None
+    (array,) = node.expressions
+    columns: list[exp.Expression] = [
+        _func(
+            "UNNEST",
+            array,
+            exp.PropertyEQ(this=exp.to_identifier("max_depth"), expression=exp.Literal.number(2)),
+        )
+    ]
+    ordinality = node.args.get("offset")
+    if ordinality:
+        columns.append(_func("generate_subscripts", array.copy(), exp.Literal.number(1)))
+        if isinstance(ordinality, exp.Identifier) and alias is not None:  # kept apart
+            alias.append("columns", ordinality.copy())
+    return exp.Subquery(this=exp.select(*columns), alias=alias)
+
+
+def _is_row_unnest(node: exp.Unnest) -> bool:
+    """An UNNEST in FROM of one array into two or more named columns (an array of rows), or
+    with no column names (a timeseries' columns are then ``time`` and ``value``, as in
+    Timestream's documented ``CROSS JOIN UNNEST(ts)``)."""
+    alias = node.args.get("alias")
+    named = len(alias.columns) if isinstance(alias, exp.TableAlias) else 0
+    return (
+        len(node.expressions) == 1 and named != 1 and isinstance(node.parent, exp.Join | exp.From)
+    )
+
+
+def _time_series(name: str, low: int, high: int | None = None) -> _Handler:
+    kernel = KERNEL_NAMES[name]
+
+    def handler(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+        return _func(kernel, *_args(node, name, low, high))
+
+    return handler
+
+
+def _interpolation(name: str) -> _Handler:
+    kernel = KERNEL_NAMES[name]
+    count = 3 if name == "interpolate_fill" else 2
+
+    def handler(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+        args = _args(node, name, count)
+        form = node.meta.get(_FORM)
+        return _func(f"{kernel}_{form}" if form else kernel, *args)
+
+    return handler
+
+
+def _integral_trapezoidal(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    args = _args(node, "integral_trapezoidal", 1, 2)
+    if len(args) == 1:  # Timestream's default unit: 1s
+        args.append(exp.Interval(this=exp.Literal.string("1"), unit=exp.Var(this="SECOND")))
+    return _func(KERNEL_NAMES["integral_trapezoidal"], *args)
+
+
+_TIME_SERIES_HANDLERS: Final[dict[str, _Handler]] = {
+    "create_time_series": _time_series("create_time_series", 2),
+    **{name: _interpolation(name) for name in sorted(_INTERPOLATIONS)},
+    "derivative_linear": _time_series("derivative_linear", 2),
+    "non_negative_derivative_linear": _time_series("non_negative_derivative_linear", 2),
+    "integral_trapezoidal": _integral_trapezoidal,
+    "correlate_pearson": _time_series("correlate_pearson", 2),
+    "correlate_spearman": _time_series("correlate_spearman", 2),
+}
+assert set(_TIME_SERIES_HANDLERS) == TIME_SERIES_FUNCTIONS
+
 _HANDLERS: Final[dict[str, _Handler]] = {
     "ago": _ago,
     "bin": _bin,
@@ -404,6 +554,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "codepoint": _renamed("unicode", 1),
     "yow": _year_of_week,
     "every": _every,
+    **_TIME_SERIES_HANDLERS,
 }
 
 #: Timestream functions that sqlglot does not know and that this module translates.
@@ -478,6 +629,24 @@ def _is_timestamp(node: exp.Expression) -> bool:
     return False
 
 
+def _has_timestamp(to: exp.DataType) -> bool:
+    return any(isinstance(n, exp.DataType) and n.this in _TIMESTAMP_TYPES for n in to.walk())
+
+
+def _ns_types(to: exp.DataType) -> exp.DataType:
+    """``to`` with every timestamp type in it as ``TIMESTAMPTZ_NS``, nested ones included
+    (``ARRAY(ROW(time TIMESTAMP, value DOUBLE))``, a literal timeseries)."""
+    if to.this in _TIMESTAMP_TYPES:
+        return _ns_type()
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.DataType) and node.this in _TIMESTAMP_TYPES:
+            return _ns_type()
+        return node
+
+    return to.transform(swap)
+
+
 def _as_timestamp_ns(node: exp.Expression) -> exp.Expression:
     # In a UTC session, TIMESTAMP_NS is the UTC wall clock, for every timestamp type.
     return exp.Cast(this=node, to=exp.DataType(this=exp.DataType.Type.TIMESTAMP_NS))
@@ -501,11 +670,6 @@ _EXTRACT_FIELDS: Final = {
 def _check_functions(tree: exp.Expression) -> None:
     for node in tree.find_all(exp.Anonymous):
         name = node.name.lower()
-        if name in TIME_SERIES_FUNCTIONS:
-            raise QueryError(
-                f"function {node.name} is a Timestream time-series function, not supported yet "
-                "by tsstore's SQL"
-            )
         if name not in _HANDLERS and name not in PASSTHROUGH_FUNCTIONS:
             raise QueryError(f"function {node.name} is not supported by tsstore's SQL")
     for node in tree.find_all(exp.Placeholder):
@@ -549,6 +713,10 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
         return exp.Literal.string("UTC")
     if isinstance(node, exp.Interval):
         return _interval(node)
+    if isinstance(node, exp.GenerateSeries) and node.meta.get(_TIMESTAMP_SEQUENCE):
+        return _timestamp_sequence(node)
+    if isinstance(node, exp.Unnest) and _is_row_unnest(node):
+        return _unnest_rows(node)
     if isinstance(node, exp.Reduce) and node.args.get("finish") is not None:
         return _reduce_with_finish(node)
     if isinstance(node, exp.Extract) and isinstance(node.this, exp.Var):
@@ -556,8 +724,8 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
         if field is not None:
             node.set("this", exp.Var(this=field))
         return node
-    if isinstance(node, exp.Cast) and node.to.this in _TIMESTAMP_TYPES:
-        node.set("to", _ns_type())
+    if isinstance(node, exp.Cast) and _has_timestamp(node.to):
+        node.set("to", _ns_types(node.to))
         return node
     if isinstance(node, exp.FromISO8601Timestamp):
         return exp.Cast(this=node.this, to=_ns_type())
@@ -595,12 +763,13 @@ def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
     Raises
     ------
     tsstore.errors.QueryError
-        An unsupported or time-series function (named), an unbound parameter, or an interval
-        DuckDB cannot represent.
+        An unsupported function or a wrong number of arguments (named), an unbound parameter,
+        a ``sequence`` over timestamps without a step, or an interval DuckDB cannot represent.
     """
     ctx = _Context(now)
     tree = ast.copy()
     _check_functions(tree)
+    _mark_time_series(tree)
     # The difference of two timestamps does not bind in DuckDB for TIMESTAMPTZ_NS: compare
     # UTC wall clocks in TIMESTAMP_NS instead (before the rewrites, which hide the types).
     for sub in list(tree.find_all(exp.Sub)):
