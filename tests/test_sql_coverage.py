@@ -396,11 +396,6 @@ BUG_INT_DIV = (
     "`SET integer_division = true` in DUCKDB_SESSION_SQL (DuckDB's integer `/` then truncates "
     "toward zero like Trino's; a decimal or double operand keeps float division)"
 )
-BUG_CAST_ROUND = (
-    "CAST(double AS bigint/integer) rounds half up in Trino (2.5 -> 3), half to even in DuckDB "
-    "(2.5 -> 2); translate.py passes the cast through. Fix: cast round(x) (DuckDB's round is "
-    "half away from zero) in _rewrite for exp.Cast from a non-integer to an integer type"
-)
 BUG_TS_VARCHAR = (
     "CAST(timestamp AS varchar) is '2024-06-01 20:00:00.000000000' in Timestream; DuckDB "
     "casts TIMESTAMPTZ_NS to '2024-06-01 20:00:00+00'. Fix: in translate._rewrite, a cast of "
@@ -411,23 +406,6 @@ BUG_COLNAMES = (
     "returns DuckDB's generated names ('(1 + 1)', 'avg(temperature)'). Fix: alias unnamed "
     "expressions _col<i> (by position) in to_duckdb before generating"
 )
-BUG_GROUP_BY_DISTINCT = (
-    "GROUP BY DISTINCT (in Timestream's documented SELECT grammar) reaches DuckDB, whose parser "
-    "rejects it ('syntax error at or near DISTINCT'). Fix: in translate.to_duckdb drop the "
-    "DISTINCT flag of exp.Group (it only removes duplicate grouping sets)"
-)
-BUG_INTERVAL_RESULT = (
-    "an interval result (timestamp - timestamp, max(time) - min(time)) comes back as pandas "
-    "DateOffset objects: DuckDB's INTERVAL is Arrow month_day_nano, which to_pandas maps to "
-    "DateOffset. Timestream's is 'interval day to second'. Fix: engine._to_pandas converts "
-    "month_day_nano columns without months to timedelta64[ns]"
-)
-BUG_NULLABLE_BIGINT = (
-    "a BIGINT column with NULLs comes back as float64 (engine._to_pandas uses Arrow's default "
-    "to_pandas), so values above 2**53 lose precision; Timestream returns exact bigints. Fix: "
-    "types_mapper to pandas' nullable Int64 for integer columns in _to_pandas"
-)
-
 M = "machine_metrics"
 SELECT_CASES = [
     case("select", "star", f"SELECT * FROM {M}"),
@@ -766,7 +744,6 @@ GROUP_CASES = [
         "group-by-distinct-keyword",
         f"SELECT factory, count(*) AS n FROM {M} GROUP BY DISTINCT factory",
         f"SELECT factory, count(*) AS n FROM {M} GROUP BY factory",
-        bug=BUG_GROUP_BY_DISTINCT,
     ),
 ]
 
@@ -1249,7 +1226,6 @@ CAST_CASES = [
         "('m-0001', 'm-0002')",
         f"SELECT device_id, time, ts_round_cast(temperature) AS t FROM {M} WHERE device_id IN "
         "('m-0001', 'm-0002')",
-        bug=BUG_CAST_ROUND,
     ),
     case(
         "cast",
@@ -1257,7 +1233,6 @@ CAST_CASES = [
         "SELECT CAST(DOUBLE '2.5' AS bigint) AS a, CAST(DOUBLE '3.5' AS bigint) AS b, "
         "CAST(DOUBLE '2.4' AS bigint) AS c",
         "SELECT 3 AS a, 4 AS b, 2 AS c",
-        bug=BUG_CAST_ROUND,
     ),
     case(
         "cast",
@@ -1743,7 +1718,6 @@ TIME_CASES = [
         f"SELECT time, now() - time AS age FROM {M} WHERE device_id = 'm-0010' AND time > ago(3m)",
         f"SELECT time, ts_now() - time AS age FROM {M} WHERE device_id = 'm-0010' AND time > "
         "ts_now() - INTERVAL 3 MINUTE",
-        bug=BUG_INTERVAL_RESULT,
     ),
     case(
         "time",
@@ -1760,7 +1734,6 @@ TIME_CASES = [
         "time",
         "time-span",
         f"SELECT device_id, max(time) - min(time) AS span FROM {M} GROUP BY device_id",
-        bug=BUG_INTERVAL_RESULT,
     ),
     case(
         "time",
@@ -2147,7 +2120,6 @@ WINDOW_CASES = [
     wcase(
         "time-gap",
         "time - lag(time) OVER (PARTITION BY device_id ORDER BY time) AS gap",
-        bug=BUG_INTERVAL_RESULT,
     ),
     case(
         "window",
@@ -2238,9 +2210,6 @@ STRING_CASES = [
         "split-part-beyond",
         "split_part(device_id, '-', 5) AS none",
         "CAST(NULL AS VARCHAR) AS none",
-        bug="split_part(s, d, i) is NULL in Trino when i is beyond the last field; DuckDB's "
-        "split_part (passed through) returns ''. Fix: a translate.py handler: CASE WHEN i > "
-        "len(string_split(s, d)) THEN NULL ELSE split_part(s, d, i) END",
     ),
     scase("split", "split(device_id, '-') AS parts", "string_split(device_id, '-') AS parts"),
     scase(
@@ -2264,9 +2233,6 @@ STRING_CASES = [
         "regexp-replace-group",
         "regexp_replace(device_id, '(m)-', '$1_') AS g",
         "regexp_replace(device_id, '(m)-', '\\1_', 'g') AS g",
-        bug="regexp_replace's replacement refers to groups as $1 in Trino (Java); DuckDB's "
-        "RE2 wants \\1, and the text is passed through, so '$1_' is inserted literally. Fix: "
-        "rewrite $n to \\n in a string-literal replacement (translate.py)",
     ),
     scase(
         "regexp-extract-all",
@@ -2290,8 +2256,6 @@ STRING_CASES = [
         "to-utf8-length",
         "length(to_utf8(device_id)) AS n",
         "octet_length(encode(device_id)) AS n",
-        bug="length(varbinary) (e.g. length(to_utf8(s))) fails in DuckDB: 'No function matches "
-        "length(BLOB)'. Fix: translate length() of a to_utf8/varbinary argument to octet_length",
     ),
 ]
 
@@ -2419,10 +2383,6 @@ MATH_CASES = [
         "from-to-base",
         "SELECT to_base(255, 16) AS h, from_base('ff', 16) AS d",
         "SELECT 'ff' AS h, 255 AS d",
-        bug="to_base/from_base (documented Timestream math functions) are refused: 'function "
-        "to_base is not supported by tsstore's SQL' (translate._check_functions). Fix: handlers "
-        "in translate.py (DuckDB has no radix conversion builtin beyond bin/hex: a list_reduce "
-        "over digits, or a Python UDF registered in kernel.connection)",
     ),
 ]
 
@@ -2603,7 +2563,6 @@ MEASURE_CASES = [
         "bigint-exact",
         f"SELECT measure_name, time, measure_value::bigint AS v FROM {HS} WHERE host = 'h-00'",
         check=_exact_bigint,
-        bug=BUG_NULLABLE_BIGINT,
     ),
     case(
         "measures",
@@ -2771,9 +2730,6 @@ ARRAY_CASES = [
         "array-distinct-order",
         "SELECT array_distinct(ARRAY[3, 1, 3, 2, 1]) AS d",
         "SELECT [3, 1, 2] AS d",
-        bug="array_distinct keeps the first occurrences in order in Trino ([3, 1, 3, 2, 1] -> "
-        "[3, 1, 2]); sqlglot maps it to DuckDB's list_distinct, whose order is unspecified. "
-        "Fix: translate to list_filter(a, (x, i) -> list_position(a, x) = i)",
     ),
     case(
         "array",
@@ -2809,9 +2765,6 @@ ARRAY_CASES = [
         "slice",
         "SELECT slice(ARRAY[1, 2, 3, 4], 2, 2) AS s",
         "SELECT [2, 3] AS s",
-        bug="slice(array, start, length): the third argument is a length in Trino; sqlglot "
-        "emits DuckDB's list_slice(array, start, end), so slice([1,2,3,4], 2, 2) is [2], not "
-        "[2, 3]. Fix: a translate.py handler emitting list_slice(a, start, start + length - 1)",
     ),
     case(
         "array", "array-position", "SELECT array_position(ARRAY[5, 6, 7], 6) AS p", "SELECT 2 AS p"
@@ -2821,8 +2774,6 @@ ARRAY_CASES = [
         "array-position-missing",
         "SELECT array_position(ARRAY[5], 9) AS q",
         "SELECT 0 AS q",
-        bug="array_position returns 0 for a missing element in Trino; sqlglot maps it to DuckDB's "
-        "list_position, which returns NULL. Fix: coalesce(list_position(a, x), 0) in translate.py",
     ),
 ]
 
@@ -2865,13 +2816,6 @@ def test_matrix_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="DESCRIBE gives the single-measure value columns measure_value::<type> the attribute "
-    "type MULTI; Timestream's is MEASURE_VALUE (its scheduled-queries sample schema page, "
-    "DESCRIBE of a single-measure table). Fix: in engine._metadata, name MEASURE_VALUE for the "
-    "columns in dialect.MEASURE_VALUE_COLUMNS",
-)
 def test_describe_names_single_measure_value_columns(client):
     """A table holding both kinds of records: Timestream's DESCRIBE attribute types."""
     d = client.query(f"DESCRIBE {DB}.host_stats")

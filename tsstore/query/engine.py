@@ -549,7 +549,12 @@ class QueryEngine:
             rows = [(d, "varchar", "DIMENSION") for d in table.schema.dimensions]
             rows.append((MEASURE_NAME, "varchar", "MEASURE_NAME"))
             rows.append(("time", "timestamp", "TIMESTAMP"))
-            rows += [(m, t.value.lower(), "MULTI") for m, t in table.schema.measures.items()]
+            from tsstore.query.dialect import MEASURE_VALUE_COLUMNS
+
+            rows += [
+                (m, t.value.lower(), "MEASURE_VALUE" if m in MEASURE_VALUE_COLUMNS else "MULTI")
+                for m, t in table.schema.measures.items()
+            ]
             return pd.DataFrame(rows, columns=["Column", "Type", "Timestream attribute type"])
         kind = stmt.kind.upper()
         if kind == "DATABASES":
@@ -858,7 +863,14 @@ def _referenced(ast: exp.Expression, columns: list[str]) -> list[str] | None:
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    """The kernel's Arrow result as pandas: timestamps tz-aware UTC, nullable where null."""
+    """The kernel's Arrow result as pandas: timestamps tz-aware UTC, nullable where null.
+
+    Beyond Arrow's default conversion: an integer column with nulls is pandas' nullable
+    ``Int64`` (exact beyond 2**53, not float64), an interval without months (Timestream's
+    ``interval day to second``) is ``timedelta64[ns]`` (not ``DateOffset``), and timestamps
+    nested in lists and structs (a timeseries) are tz-aware ``pd.Timestamp`` (not integers).
+    Flat results without those pay nothing more than a scan of the schema.
+    """
     df = table.to_pandas()
     for name in df.columns:
         col = df[name]
@@ -866,4 +878,94 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
             col.dtype, pd.DatetimeTZDtype
         ):
             df[name] = col.dt.tz_localize("UTC")
+    for i, fld in enumerate(table.schema):
+        kind = fld.type
+        if pa.types.is_integer(kind):
+            column = table.column(i)
+            if column.null_count and pa.types.is_signed_integer(kind):
+                df.isetitem(i, column.to_pandas(types_mapper={kind: pd.Int64Dtype()}.get))
+        elif pa.types.is_interval(kind):
+            converted = _interval_to_timedelta(table.column(i))
+            if converted is not None:
+                df.isetitem(i, converted)
+        elif pa.types.is_nested(kind) and _has_nested_timestamp(kind):
+            df.isetitem(i, df.iloc[:, i].map(lambda v, t=kind: _nested_timestamps(v, t)))
     return df
+
+
+_DAY_NS = 86_400_000_000_000
+
+
+def _interval_to_timedelta(column: pa.ChunkedArray) -> pd.Series | None:
+    """A month_day_nano interval column as ``timedelta64[ns]`` (a day is 24 h); None when a
+    value has months (no fixed length)."""
+    import numpy as np
+
+    layout = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")])
+    parts = []
+    for chunk in column.chunks:
+        buf = chunk.buffers()[1]
+        values = (
+            np.frombuffer(buf, dtype=layout)[chunk.offset : chunk.offset + len(chunk)]
+            if buf is not None
+            else np.zeros(len(chunk), dtype=layout)
+        )
+        valid = ~np.asarray(chunk.is_null(), dtype=bool)
+        if values["months"][valid].any():
+            return None
+        ns = values["days"].astype("i8") * _DAY_NS + values["nanos"]
+        parts.append(pa.array(ns, type=pa.duration("ns"), mask=~valid))
+    if not parts:
+        return pd.Series([], dtype="timedelta64[ns]")
+    return pa.chunked_array(parts, type=pa.duration("ns")).to_pandas()
+
+
+def _has_nested_timestamp(kind: pa.DataType) -> bool:
+    if pa.types.is_timestamp(kind):
+        return True
+    return pa.types.is_nested(kind) and any(
+        _has_nested_timestamp(kind.field(j).type) for j in range(kind.num_fields)
+    )
+
+
+def _nested_timestamps(value: Any, kind: pa.DataType) -> Any:
+    """``value`` (Arrow's pandas form of a nested ``kind``) with its timestamps, which Arrow
+    gives as integers, as ``pd.Timestamp`` (UTC)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return value
+    if pa.types.is_timestamp(kind):
+        if isinstance(value, pd.Timestamp):
+            return value
+        ts = pd.Timestamp(value, unit=kind.unit) if isinstance(value, int) else pd.Timestamp(value)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if pa.types.is_struct(kind):
+        if not isinstance(value, dict):
+            return value
+        out = dict(value)
+        for j in range(kind.num_fields):
+            sub = kind.field(j)
+            if sub.name in out and _has_nested_timestamp(sub.type):
+                out[sub.name] = _nested_timestamps(out[sub.name], sub.type)
+        return out
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind):
+        item = kind.value_type
+        if pa.types.is_timestamp(item):
+            return (
+                pd.DatetimeIndex(value).tz_localize("UTC").to_numpy(dtype=object)
+                if len(value) and not isinstance(value[0], pd.Timestamp)
+                else value
+            )
+        return (
+            type(value)([_nested_timestamps(v, item) for v in value])
+            if isinstance(value, list)
+            else _object_array([_nested_timestamps(v, item) for v in value])
+        )
+    return value
+
+
+def _object_array(items: list[Any]) -> Any:
+    import numpy as np
+
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out

@@ -56,6 +56,7 @@ SELECT TIME_BUCKET(INTERVAL '15' MINUTE, time,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -388,6 +389,32 @@ def _year_of_week(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
     return exp.YearOfWeek(this=ts)
 
 
+def _to_base(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
+    # Trino's digits are lower case and a negative number gets a '-'; DuckDB's to_base
+    # takes numbers >= 0 only and writes upper case.
+    x, radix = _args(node, "to_base", 2)
+    return exp.maybe_parse(
+        f"CASE WHEN ({x.sql('duckdb')}) < 0 THEN '-' || lower(to_base(-({x.sql('duckdb')}), "
+        f"{radix.sql('duckdb')})) ELSE lower(to_base({x.sql('duckdb')}, {radix.sql('duckdb')})) "
+        "END",
+        dialect="duckdb",
+    )
+
+
+def _from_base(s: exp.Expression, radix: exp.Expression) -> exp.Expression:
+    """``from_base(s, radix)``: DuckDB has none; the digits of ``lower(s)`` are folded."""
+    text, r = s.sql("duckdb"), radix.sql("duckdb")
+    digits = (
+        f"list_transform(string_split(lower(ltrim({text}, '-')), ''), c -> "
+        "CAST(strpos('0123456789abcdefghijklmnopqrstuvwxyz', c) - 1 AS BIGINT))"
+    )
+    return exp.maybe_parse(
+        f"(CASE WHEN starts_with({text}, '-') THEN -1 ELSE 1 END * "
+        f"list_reduce({digits}, (acc, d) -> acc * CAST({r} AS BIGINT) + d))",
+        dialect="duckdb",
+    )
+
+
 def _every(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
     (x,) = _args(node, "every", 1)
     return exp.LogicalAnd(this=x)
@@ -554,6 +581,7 @@ _HANDLERS: Final[dict[str, _Handler]] = {
     "codepoint": _renamed("unicode", 1),
     "yow": _year_of_week,
     "every": _every,
+    "to_base": _to_base,
     **_TIME_SERIES_HANDLERS,
 }
 
@@ -698,6 +726,38 @@ def _reduce_with_finish(node: exp.Reduce) -> exp.Expression:
     return body
 
 
+_FLOAT_TYPES_SQL: Final = exp.Tuple(
+    expressions=[exp.Literal.string("DOUBLE"), exp.Literal.string("FLOAT")]
+)
+
+
+def _is_string_or_integer(node: exp.Expression) -> bool:
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Literal):
+        return True  # a string, an integer or a decimal (DuckDB rounds decimals like Trino)
+    if isinstance(node, exp.Cast):
+        return node.to.is_type(*exp.DataType.TEXT_TYPES, *exp.DataType.INTEGER_TYPES)
+    return False
+
+
+def _rounding_cast(node: exp.Cast) -> exp.Expression:
+    """``CAST(x AS <integer type>)``: Trino rounds a double half away from zero (2.5 -> 3,
+    -2.5 -> -3), DuckDB half to even. A double (or real) is rounded first; whether ``x`` is
+    one is decided by DuckDB (``typeof``), as a column's type is not in the syntax."""
+    x = node.this
+    if _is_string_or_integer(x):
+        return node
+    if isinstance(x, exp.Cast) and x.to.is_type(exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT):
+        return node.__class__(this=exp.Round(this=x.copy()), to=node.to.copy())
+    rounded = node.__class__(
+        this=exp.Round(this=exp.TryCast(this=x.copy(), to=exp.DataType.build("DOUBLE"))),
+        to=node.to.copy(),
+    )
+    is_float = exp.In(this=_func("typeof", x.copy()), expressions=_FLOAT_TYPES_SQL.expressions)
+    return exp.Case(ifs=[exp.If(this=is_float, true=rounded)], default=node.copy())
+
+
 def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
     """Translate one node whose children are already translated."""
     if isinstance(node, exp.Anonymous):
@@ -727,8 +787,44 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
     if isinstance(node, exp.Cast) and _has_timestamp(node.to):
         node.set("to", _ns_types(node.to))
         return node
+    if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.INTEGER_TYPES):
+        return _rounding_cast(node)
     if isinstance(node, exp.FromISO8601Timestamp):
         return exp.Cast(this=node.this, to=_ns_type())
+    if isinstance(node, exp.Group) and node.args.get("all") is False:
+        node.set("all", None)  # GROUP BY DISTINCT: only drops duplicate grouping sets
+        return node
+    if isinstance(node, exp.SplitPart):
+        # Trino: NULL beyond the last field (DuckDB: '').
+        parts = _func("len", _func("string_split", node.this.copy(), node.args["delimiter"].copy()))
+        beyond = exp.GT(this=node.args["part_index"].copy(), expression=parts)
+        return exp.Case(ifs=[exp.If(this=beyond, true=exp.null())], default=node.copy())
+    if isinstance(node, exp.RegexpReplace):
+        repl = node.args.get("replacement")
+        if isinstance(repl, exp.Literal) and repl.is_string and "$" in repl.name:
+            node.set("replacement", exp.Literal.string(re.sub(r"\$(\d)", r"\\\1", repl.name)))
+        return node
+    if isinstance(node, exp.Length) and isinstance(node.this, exp.Encode):
+        return _func("octet_length", node.this)
+    if isinstance(node, exp.FromBase):
+        return _from_base(node.this, node.expression)
+    if isinstance(node, exp.ArrayPosition):
+        return exp.Coalesce(this=node.copy(), expressions=[exp.Literal.number(0)])
+    if isinstance(node, exp.ArraySlice) and node.args.get("end") is not None:
+        # Trino's slice(a, start, length); DuckDB's list_slice(a, start, end).
+        start, length = node.args["start"], node.args["end"]
+        end = exp.Sub(
+            this=exp.Add(this=start.copy(), expression=length.copy()),
+            expression=exp.Literal.number(1),
+        )
+        return _func("list_slice", node.this.copy(), start.copy(), end)
+    if isinstance(node, exp.ArrayDistinct):
+        # Trino keeps the first occurrences, in order; DuckDB's list_distinct does not.
+        a = node.this.sql("duckdb")
+        return exp.maybe_parse(
+            f"list_filter({a}, (__ts_e, __ts_i) -> list_position({a}, __ts_e) = __ts_i)",
+            dialect="duckdb",
+        )
     if isinstance(node, exp.ApproxQuantile):
         return _func("quantile_cont", node.this, node.args["quantile"])
     if isinstance(node, exp.DateDiff):
