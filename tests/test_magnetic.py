@@ -689,3 +689,29 @@ def test_segment_groups_are_bounded_runs_of_small_segments():
     assert _segment_groups([5, 5, 5, 5], 10) == [(0, 1), (2, 3)]
     assert _segment_groups([20, 1, 1, 20, 1], 10) == [(1, 2)]  # big segments stay
     assert _segment_groups([1], 10) == [] and _segment_groups([11, 11], 10) == []
+
+
+def test_queries_read_decoded_chunks_through_a_bounded_cache(url: str) -> None:
+    from tsstore.storage import magnetic
+    from tsstore.storage.encoding import ChunkCache
+
+    tier = open_tier(url, chunk_points=3)
+    pts = mixed_points(n_hosts=4, n_times=40, step=HOUR, seed=5)
+    tier.write(pts)
+    snap = tier.snapshot()
+    magnetic.CHUNKS.clear()
+    lo, hi = T0 + 5 * HOUR, T0 + 30 * HOUR
+    cold = model(snap.read(time_range=(lo, hi), where={"host": ["host-1", "host-3"]}))
+    hits = magnetic.CHUNKS.hits
+    warm = model(snap.read(time_range=(lo, hi), where={"host": ["host-1", "host-3"]}))
+    assert warm == cold
+    assert magnetic.CHUNKS.hits > hits  # the second read decoded nothing again
+    assert model(snap.read()) == model(pts)  # whole-array reads through the cache too
+
+    cache = ChunkCache(max_bytes=100)
+    for i in range(10):
+        cache.put(("a", i), np.zeros(4, np.int64))  # 32 bytes each
+    assert cache.nbytes <= 100 and cache.get(("a", 9)) is not None
+    assert cache.get(("a", 0)) is None  # least recently used, dropped
+    cache.put(("big", 0), np.zeros(100, np.int64))  # larger than the cache: not kept
+    assert cache.get(("big", 0)) is None

@@ -32,7 +32,9 @@ VARCHAR   ``dict``     int32 codes (-1 = null), bitshuffle, into a sorted variab
 from __future__ import annotations
 
 import asyncio
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -406,31 +408,142 @@ def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(starts - first, lengths)
 
 
-async def gather_rows(arr: AsyncArray, rows: np.ndarray | None) -> np.ndarray:
-    """``arr[rows]`` reading only the chunks that hold ``rows`` (sorted); None = all."""
-    if rows is None:
-        return await arr.getitem(slice(None))
-    if len(rows) == 0:
+class ChunkCache:
+    """A thread-safe LRU of decoded chunks of segment arrays, bounded in bytes.
+
+    Segments are immutable and their paths carry a random token, so a decoded chunk stays
+    valid as long as the segment exists: keys are ``(array path, chunk index)`` within one
+    magnetic tier. Chunks are kept as Zarr decodes them (narrowed integers, dictionary codes),
+    before the measure decoding, so a cached point costs 1 to 8 bytes. Queries read through
+    it; migrations and compactions (which read every row once) do not.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, int]) -> np.ndarray | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                self.misses += 1
+                return None
+            self.hits += 1
+            self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, int], chunk: np.ndarray) -> None:
+        if chunk.nbytes > self.max_bytes:
+            return
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.nbytes -= old.nbytes
+            self._items[key] = chunk
+            self.nbytes += chunk.nbytes
+            while self.nbytes > self.max_bytes:
+                _, dropped = self._items.popitem(last=False)
+                self.nbytes -= dropped.nbytes
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.nbytes = 0
+
+
+def _chunk_runs(chunk_ids: np.ndarray) -> list[tuple[int, int]]:
+    """Sorted distinct chunk ids as runs ``(first, last)`` of consecutive ids."""
+    breaks = np.flatnonzero(np.diff(chunk_ids) != 1) + 1
+    firsts = chunk_ids[np.r_[0, breaks]].tolist()
+    lasts = chunk_ids[np.r_[breaks - 1, len(chunk_ids) - 1]].tolist()
+    return list(zip(firsts, lasts, strict=True))
+
+
+async def _cached_chunks(
+    arr: AsyncArray, chunk_ids: np.ndarray, cache: ChunkCache, key: str
+) -> dict[int, np.ndarray]:
+    """Decoded chunks ``chunk_ids`` (sorted, distinct) of ``arr``, from ``cache`` or read
+    (runs of missing chunks in one read each) and then kept there."""
+    n, cs = arr.shape[0], arr.chunks[0]
+    found: dict[int, np.ndarray] = {}
+    missing = []
+    for c in chunk_ids.tolist():
+        hit = cache.get((key, c))
+        if hit is None:
+            missing.append(c)
+        else:
+            found[c] = hit
+    if missing:
+        runs = _chunk_runs(np.asarray(missing, np.int64))
+        parts = await asyncio.gather(
+            *(arr.getitem(slice(c0 * cs, min((c1 + 1) * cs, n))) for c0, c1 in runs)
+        )
+        for (c0, c1), part in zip(runs, parts, strict=True):
+            for c in range(c0, c1 + 1):
+                chunk = np.ascontiguousarray(part[(c - c0) * cs : (c - c0 + 1) * cs])
+                cache.put((key, c), chunk)
+                found[c] = chunk
+    return found
+
+
+async def gather_rows(
+    arr: AsyncArray,
+    rows: np.ndarray | None,
+    cache: ChunkCache | None = None,
+    key: str | None = None,
+) -> np.ndarray:
+    """``arr[rows]`` reading only the chunks that hold ``rows`` (sorted); None = all.
+
+    With a ``cache`` (and the array's ``key`` in it), decoded chunks come from the cache and
+    chunks read are kept there.
+    """
+    if rows is not None and len(rows) == 0:
         return np.zeros(0, dtype=arr.dtype.to_native_dtype())
     n = arr.shape[0]
+    cs = arr.chunks[0]
+    if cache is not None and key is not None and n:
+        if rows is None:
+            ids = np.arange(-(-n // cs), dtype=np.int64)
+        else:
+            chunk_of = rows // cs
+            ids = chunk_of[np.concatenate([[True], chunk_of[1:] != chunk_of[:-1]])]
+        chunks = await _cached_chunks(arr, ids, cache, key)
+        if rows is None:
+            return np.concatenate([chunks[c] for c in ids.tolist()])
+        lo, hi = int(rows[0]), int(rows[-1]) + 1
+        if len(ids) == 1:
+            c = int(ids[0])
+            base = chunks[c]
+            if hi - lo == len(rows):
+                return base[lo - c * cs : hi - c * cs]
+            return base[rows - c * cs]
+        buf = np.concatenate([chunks[c] for c in ids.tolist()])
+        if int(ids[-1]) - int(ids[0]) + 1 == len(ids):  # consecutive chunks: one offset
+            first = int(ids[0]) * cs
+            if hi - lo == len(rows):
+                return buf[lo - first : hi - first]
+            return buf[rows - first]
+        bufstart = np.zeros(int(ids[-1]) + 1, np.int64)
+        bufstart[ids] = np.arange(len(ids), dtype=np.int64) * cs
+        return buf[bufstart[rows // cs] + rows % cs]
+    if rows is None:
+        return await arr.getitem(slice(None))
     lo, hi = int(rows[0]), int(rows[-1]) + 1
     if hi - lo == len(rows):  # one contiguous run
         return await arr.getitem(slice(lo, hi))
-    cs = arr.chunks[0]
     chunk_of = rows // cs  # rows are sorted: distinct chunks by a diff, not a sort
     chunk_ids = chunk_of[np.concatenate([[True], chunk_of[1:] != chunk_of[:-1]])]
-    breaks = np.flatnonzero(np.diff(chunk_ids) != 1) + 1
-    run_first = chunk_ids[np.r_[0, breaks]].tolist()
-    run_last = chunk_ids[np.r_[breaks - 1, len(chunk_ids) - 1]].tolist()
+    runs = _chunk_runs(chunk_ids)
     parts = await asyncio.gather(
-        *(
-            arr.getitem(slice(c0 * cs, min((c1 + 1) * cs, n)))
-            for c0, c1 in zip(run_first, run_last, strict=True)
-        )
+        *(arr.getitem(slice(c0 * cs, min((c1 + 1) * cs, n))) for c0, c1 in runs)
     )
     bufstart = np.zeros(int(chunk_ids[-1]) + 1, np.int64)
     pos = 0
-    for c0, c1, part in zip(run_first, run_last, parts, strict=True):
+    for (c0, c1), part in zip(runs, parts, strict=True):
         bufstart[c0 : c1 + 1] = pos + np.arange(c1 - c0 + 1, dtype=np.int64) * cs
         pos += len(part)
     buf = parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -578,9 +691,12 @@ async def read_segment(
     time_range: tuple[int | None, int | None],
     where: dict[str, list[Any]] | None,
     measures: Sequence[str] | None,
+    cache: ChunkCache | None = None,
+    cache_prefix: str = "",
 ) -> Points | None:
     """The rows of one segment in ``[start, end)`` matching ``where``, measure columns
-    ``measures`` (None: all); None when no row matches.
+    ``measures`` (None: all); None when no row matches. ``cache``: decoded chunks to read
+    through (see :class:`ChunkCache`), under keys starting with ``cache_prefix`` (the tier).
 
     Only the chunks that hold the selected series' rows are read: ``time`` first, then the
     measures for the rows left after the time filter.
@@ -593,7 +709,12 @@ async def read_segment(
     rows: np.ndarray | None = None
     if len(chosen) < len(sel):
         rows = ranges(index.offsets[:-1][sel], index.offsets[1:][sel])
-    time = np.asarray(await gather_rows(index.array(store, "time"), rows), np.int64)
+
+    def gather(rel: str, rows: np.ndarray | None) -> Any:
+        key = f"{cache_prefix}/{index.path}/{rel}"
+        return gather_rows(index.array(store, rel), rows, cache, key)
+
+    time = np.asarray(await gather("time", rows), np.int64)
     local = np.repeat(chosen, index.counts[sel]).astype(np.int64)
     lo, hi = int(index.tmin[sel].min()), int(index.tmax[sel].max())
     if (start is not None and lo < start) or (end is not None and hi >= end):
@@ -620,14 +741,19 @@ async def read_segment(
         dictionary = None
         if attrs.get("encoding") == "dict":
             dictionary = await index.array(store, f"dicts/{node}").getitem(slice(None))
-        return decode_measure(await gather_rows(arr, rows), attrs, dictionary)
+        return decode_measure(await gather(f"measures/{node}", rows), attrs, dictionary)
 
     tasks = [read_measure(m) for m in wanted]
     if index.has_version:
-        tasks.append(gather_rows(index.array(store, "version"), rows))
+        tasks.append(gather("version", rows))
     results = await asyncio.gather(*tasks)
     version = np.asarray(results[-1], np.int64) if index.has_version else None
-    used, series = np.unique(local, return_inverse=True)
+    # ``local`` is sorted (series in segment order): distinct values and codes in one pass
+    starts = np.empty(len(local), dtype=bool)
+    starts[0] = True
+    np.not_equal(local[1:], local[:-1], out=starts[1:])
+    used = local[starts]
+    series = np.cumsum(starts, dtype=np.int32) - 1
     return Points(
         keys=index.keys.iloc[used].reset_index(drop=True),
         series=series.astype(np.int32),

@@ -42,6 +42,7 @@ from tsstore.model.points import DEFAULT_VERSION, Points, map_keys
 from tsstore.model.schema import MeasureType
 from tsstore.storage.encoding import (
     DEFAULT_CHUNK_POINTS,
+    ChunkCache,
     SegmentIndex,
     gather_rows,
     load_index,
@@ -83,6 +84,10 @@ _SNAPSHOT_ID = re.compile(r"[0-9A-Z]{20}")
 GC_MARGIN_S3 = pd.Timedelta(minutes=10)
 #: Segments read at once by one query.
 SEGMENT_CONCURRENCY = 32
+#: Decoded chunks kept for queries, per process, across tables (bytes; see ChunkCache).
+CHUNK_CACHE_BYTES = 256 << 20
+#: The process's cache of decoded chunks (queries read through it).
+CHUNKS = ChunkCache(CHUNK_CACHE_BYTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,7 +501,9 @@ class MagneticSnapshot:
             async def one(path: str) -> tuple[SegmentIndex, Points | None]:
                 async with limit:
                     index = await self._cache.get(self._store, path)
-                    pts = await read_segment(self._store, index, time_range, where, measures)
+                    pts = await read_segment(
+                        self._store, index, time_range, where, measures, CHUNKS, self._where
+                    )
                     return index, pts
 
             return list(await asyncio.gather(*(one(p) for p in paths)))
