@@ -473,3 +473,45 @@ def test_prepared_plans_are_reused_and_invalidated(tmp_path):
         assert c.query(recent)["n"].tolist() == [1]  # one point: y joined x
         clock["t"] = NOW + pd.Timedelta("2h")
         assert c.query(recent)["n"].tolist() == [0]
+
+
+def test_measure_comparisons_are_pushed_into_both_tiers(client, fleet):
+    sql = (
+        "SELECT device_id, time, temperature, pressure FROM machine_metrics "
+        "WHERE temperature > 80 AND -1.5 < vibration"
+    )
+    got = client.query(sql)
+    stats = client.last_query_stats
+    assert [(f.measure, f.op, f.value) for f in stats.scans[0].filters] == [
+        ("temperature", ">", 80),
+        ("vibration", ">", -1.5),
+    ]
+    assert stats.rows_scanned == len(got) < len(fleet)  # only passing rows left the tiers
+    assert stats.rows_scanned_magnetic > 0 and stats.rows_scanned_memory > 0
+    assert_same(got, reference(fleet, sql), ordered=False)
+
+
+def test_pushed_comparisons_never_pass_nulls(tmp_path):
+    with tsstore.connect(tmp_path, clock=lambda: NOW, database="dev", lifecycle_interval=None) as c:
+        t = c.create_database("dev").create_table("cpu", memory_retention="2h")
+        times = pd.date_range(NOW - pd.Timedelta("4h"), NOW, freq="30min", inclusive="left")
+        n = len(times)
+        frame = pd.DataFrame(
+            {
+                "time": times,
+                "host": "h1",
+                "i": pd.array([None if k % 4 == 0 else k for k in range(n)], dtype="Int64"),
+                "x": pd.array([None if k % 2 else float(k) for k in range(n)], dtype="Float64"),
+            }
+        )
+        t.write(frame, dimensions=["host"])
+        c.run_lifecycle()
+        assert t.describe()["magnetic_rows"] > 0 and t.describe()["memory_rows"] > 0
+        for sql in (
+            "SELECT time, i FROM cpu WHERE i < 5",  # the BIGINT null is int64 min: not < 5
+            "SELECT time, x FROM cpu WHERE x <= 100",  # the DOUBLE null is NaN
+            "SELECT count(*) AS n FROM cpu WHERE i = 4 AND x >= 0",
+        ):
+            got = c.query(sql)
+            want = duckdb_reference({"cpu": frame}, sql, NOW, dimensions=["host"])
+            assert_same(got, want, ordered=False)

@@ -715,3 +715,19 @@ def test_queries_read_decoded_chunks_through_a_bounded_cache(url: str) -> None:
     assert cache.get(("a", 0)) is None  # least recently used, dropped
     cache.put(("big", 0), np.zeros(100, np.int64))  # larger than the cache: not kept
     assert cache.get(("big", 0)) is None
+
+
+def test_varchar_values_differing_after_a_nul_stay_distinct(url: str) -> None:
+    """pandas' string hashing stops at a NUL ("a" == "a\\x00" there); the dictionary
+    encoding must not merge such values (found by the property test above)."""
+    rows = [
+        ("a", "m1", 20, None, None, "", 1),
+        ("a", "m1", 21, None, None, "\x00", 1),
+        ("a", "m1", 22, None, None, "x", 1),
+        ("a", "m1", 23, None, None, "x\x00", 1),
+        ("a", "m1", 24, None, None, None, 1),
+    ]
+    tier = open_tier(url, chunk_points=3)
+    tier.write(_batch_points(rows))
+    out = tier.snapshot().read()
+    assert list(out.columns["s"]) == ["", "\x00", "x", "x\x00", None]

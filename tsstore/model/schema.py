@@ -32,6 +32,7 @@ __all__ = [
     "MAX_MEASURES_PER_RECORD",
     "MAX_VARCHAR_BYTES",
     "MeasureType",
+    "RowFilter",
     "TableSchema",
     "empty_column",
     "null_mask",
@@ -103,6 +104,48 @@ def null_mask(values: np.ndarray, mtype: MeasureType) -> np.ndarray:
     if mtype is MeasureType.VARCHAR:
         return np.equal(values, None)
     return values == mtype.null
+
+
+_COMPARE = {
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    "=": np.equal,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowFilter:
+    """``measure <op> value`` on a numeric measure: rows a read may drop early.
+
+    A null never passes (as in SQL, a comparison with NULL is not true), so a read that keeps
+    only the rows passing every filter of a query's top-level AND keeps a superset of the rows
+    its WHERE keeps.
+
+    Examples
+    --------
+    >>> RowFilter("usage_user", ">", 90.0).mask(np.array([95.0, 10.0, np.nan]), MeasureType.DOUBLE)
+    array([ True, False, False])
+    """
+
+    measure: str
+    op: str
+    value: float | int
+
+    def __post_init__(self) -> None:
+        if self.op not in _COMPARE:
+            raise ValueError(f"unknown comparison {self.op!r}; use one of {sorted(_COMPARE)}")
+
+    def mask(self, values: np.ndarray, mtype: MeasureType) -> np.ndarray:
+        """Rows of the storage column ``values`` that pass (nulls never do)."""
+        if mtype not in (MeasureType.DOUBLE, MeasureType.BIGINT):
+            return np.ones(len(values), dtype=bool)  # only numeric measures are filtered
+        with np.errstate(invalid="ignore"):
+            out = _COMPARE[self.op](values, self.value)
+        if mtype is MeasureType.BIGINT:
+            out &= values != mtype.null
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ from sqlglot import exp
 from tsstore.errors import NotFoundError, QueryError
 from tsstore.model.durations import to_utc_timestamp
 from tsstore.model.points import MEASURE_NAME
+from tsstore.model.schema import MeasureType, RowFilter
 from tsstore.query import kernel
 from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_statement
 from tsstore.query.distributed import DaskQuery, ScanInput, active_client
@@ -63,13 +64,15 @@ class ScanPlan:
     where: dict[str, list[str]]
     measures: list[str] | None  # None: every measure
     dimensions: list[str] | None = None  # None: every dimension
+    filters: tuple[RowFilter, ...] = ()  # measure comparisons the tiers apply early
 
     def describe(self) -> str:
         lo, hi = self.time_range
         rng = f"time in [{lo if lo is not None else '-inf'}, {hi if hi is not None else '+inf'})"
         meas = "all measures" if self.measures is None else f"measures {self.measures}"
         flt = f", {self.where}" if self.where else ""
-        return f"scan {self.table} as {self.alias}: {rng}{flt}, {meas}"
+        rows = "".join(f", {f.measure} {f.op} {f.value}" for f in self.filters)
+        return f"scan {self.table} as {self.alias}: {rng}{flt}{rows}, {meas}"
 
 
 @dataclass(slots=True)
@@ -343,14 +346,18 @@ class QueryEngine:
                     and source.this is node
                 )
                 where = select.args.get("where") if simple and select is not None else None
-                rng, dims = (
-                    _pushdown(where, table, now, self) if where is not None else ((None, None), {})
+                rng, dims, filters = (
+                    _pushdown(where, table, now, self)
+                    if where is not None
+                    else ((None, None), {}, ())
                 )
                 # Columns named anywhere in the query: a superset, right for any reference.
                 measures = _referenced(ast, list(table.schema.measures))
                 used_dims = _referenced(ast, list(table.schema.dimensions))
                 alias_name = f"__tsstore_{len(scans)}"
-                scan = ScanPlan(table.full_name, alias_name, rng, dims, measures, used_dims)
+                scan = ScanPlan(
+                    table.full_name, alias_name, rng, dims, measures, used_dims, filters
+                )
                 scans.append(scan)
                 tables[alias_name] = table
                 shared[key] = scan
@@ -410,6 +417,7 @@ class QueryEngine:
                     dimensions=s.dimensions,
                     as_of=as_of,
                     distinct_dictionaries=False,  # the kernel reads values, not codes
+                    filters=s.filters,
                 ),
                 empties[s.alias],
             )
@@ -515,6 +523,7 @@ class QueryEngine:
                     dimensions=scan.dimensions,
                     as_of=as_of,
                     distinct_dictionaries=False,  # the kernel reads values, not codes
+                    filters=scan.filters,
                 )
                 stats.rows_scanned += data.num_rows
                 stats.bytes_scanned += data.nbytes
@@ -701,11 +710,18 @@ _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp
 
 def _pushdown(
     where: exp.Expression, table: Table, now: pd.Timestamp, engine: QueryEngine
-) -> tuple[tuple[pd.Timestamp | None, pd.Timestamp | None], dict[str, list[str]]]:
-    """Time range ``[lo, hi)`` and dimension filters implied by the WHERE's conjuncts."""
+) -> tuple[
+    tuple[pd.Timestamp | None, pd.Timestamp | None], dict[str, list[str]], tuple[RowFilter, ...]
+]:
+    """Time range ``[lo, hi)``, dimension filters and measure comparisons implied by the
+    WHERE's conjuncts."""
     lo: pd.Timestamp | None = None
     hi: pd.Timestamp | None = None
     dims: dict[str, list[str]] = {}
+    filters: list[RowFilter] = []
+    numeric = {
+        m for m, t in table.schema.measures.items() if t in (MeasureType.DOUBLE, MeasureType.BIGINT)
+    }
     keys = {*table.schema.dimensions, MEASURE_NAME}
     tick = pd.Timedelta(microseconds=1)  # the kernel compares at µs or ns: widen by a µs
 
@@ -753,12 +769,36 @@ def _pushdown(
                 and right.is_string
             ):
                 dims[name] = sorted(set(dims.get(name, [right.this])) & {right.this})
+            elif name in numeric and (number := _number(right)) is not None:
+                filters.append(RowFilter(name, _OPS[kind], number))
         else:
             allowed = _allowed_values(c, keys)
             if allowed is not None:
                 name, new = allowed
                 dims[name] = sorted(new & set(dims[name])) if name in dims else sorted(new)
-    return (lo, hi), dims
+    return (lo, hi), dims, tuple(filters)
+
+
+_OPS = {exp.GT: ">", exp.GTE: ">=", exp.LT: "<", exp.LTE: "<=", exp.EQ: "="}
+
+
+def _number(node: exp.Expression) -> float | int | None:
+    """The value of a numeric literal (``90``, ``-1.5``), else None."""
+    sign = 1
+    while isinstance(node, exp.Paren | exp.Neg):
+        if isinstance(node, exp.Neg):
+            sign = -sign
+        node = node.this
+    if not isinstance(node, exp.Literal) or node.is_string:
+        return None
+    try:
+        value = int(node.this)
+    except ValueError:
+        try:
+            value = float(node.this)
+        except ValueError:
+            return None
+    return sign * value
 
 
 def _allowed_values(node: exp.Expression, keys: set[str]) -> tuple[str, set[str]] | None:

@@ -56,6 +56,7 @@ SELECT TIME_BUCKET(INTERVAL '15' MINUTE, time,
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
@@ -105,8 +106,14 @@ def _ns_type() -> exp.DataType:
     return exp.DataType.build(_NS_TYPE, udt=True)
 
 
+@functools.lru_cache(maxsize=64)
+def _duckdb_type(name: str) -> exp.DataType:
+    """A DuckDB type by name, parsed once (callers copy it)."""
+    return exp.DataType.build(name, dialect="duckdb")
+
+
 def _cast(node: exp.Expression, to: str | exp.DataType) -> exp.Cast:
-    to_type = to if isinstance(to, exp.DataType) else exp.DataType.build(to, dialect="duckdb")
+    to_type = to if isinstance(to, exp.DataType) else _duckdb_type(to).copy()
     return exp.Cast(this=node, to=to_type)
 
 

@@ -43,6 +43,7 @@ from urllib.parse import quote
 import numcodecs
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import zarr
 import zarr.api.asynchronous as zasync
 from zarr.codecs import BloscCodec
@@ -53,7 +54,7 @@ from zarr.storage import StorePath
 
 from tsstore.errors import CorruptDataError
 from tsstore.model.points import DEFAULT_VERSION, Points
-from tsstore.model.schema import INT64_NULL, MeasureType
+from tsstore.model.schema import INT64_NULL, MeasureType, RowFilter
 
 _CODEC_NOTICE = "Numcodecs codecs are not in the Zarr version 3"
 
@@ -202,6 +203,23 @@ def encode_int64(
     )
 
 
+def factorize_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, dictionary)`` of strings (None = code -1), the dictionary sorted.
+
+    Arrow's hashing, not pandas': pandas' string hash table compares C strings and so takes
+    ``"a"`` and ``"a\x00"`` for one value (a NUL ends a C string).
+    """
+    arr = pa.array(np.asarray(values, dtype=object), type=pa.string(), from_pandas=False)
+    enc = arr.dictionary_encode()
+    dictionary = np.asarray(enc.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(dictionary, kind="stable") if len(dictionary) else np.zeros(0, np.int64)
+    rank = np.empty(len(order), np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    indices = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    codes = np.where(indices >= 0, rank[np.maximum(indices, 0)] if len(rank) else -1, -1)
+    return codes.astype(np.int32), dictionary[order]
+
+
 def encode_strings(
     path: str, valid_path: str, values: np.ndarray, chunk_points: int, attrs: dict[str, Any]
 ) -> list[ArraySpec]:
@@ -330,8 +348,7 @@ def encode_measure(
         spec = encode_int64(path, values, chunk_points, fill_value=int(INT64_NULL), attrs=attrs)
         return [spec]
     if mtype is MeasureType.VARCHAR:
-        codes, uniques = pd.factorize(np.asarray(values, dtype=object), sort=True)
-        dictionary = np.asarray(uniques, dtype=object)
+        codes, dictionary = factorize_strings(values)
         dict_path = f"dicts/{node}"
         attrs.update(encoding="dict", null=-1, dictionary=dict_path)
         return [
@@ -693,10 +710,13 @@ async def read_segment(
     measures: Sequence[str] | None,
     cache: ChunkCache | None = None,
     cache_prefix: str = "",
+    filters: Sequence[RowFilter] = (),
 ) -> Points | None:
     """The rows of one segment in ``[start, end)`` matching ``where``, measure columns
     ``measures`` (None: all); None when no row matches. ``cache``: decoded chunks to read
     through (see :class:`ChunkCache`), under keys starting with ``cache_prefix`` (the tier).
+    ``filters``: their measures are read first, and the other measures only for the rows
+    that pass.
 
     Only the chunks that hold the selected series' rows are read: ``time`` first, then the
     measures for the rows left after the time filter.
@@ -743,7 +763,24 @@ async def read_segment(
             dictionary = await index.array(store, f"dicts/{node}").getitem(slice(None))
         return decode_measure(await gather(f"measures/{node}", rows), attrs, dictionary)
 
-    tasks = [read_measure(m) for m in wanted]
+    read: dict[str, np.ndarray] = {}
+    for f in filters:  # filter columns first; the others only for the rows that pass
+        if f.measure not in index.measures:
+            return None  # never written in this segment: all null, no row passes
+        values = read[f.measure] if f.measure in read else await read_measure(f.measure)
+        keep = f.mask(values, index.measures[f.measure][1])
+        read[f.measure] = values
+        if not keep.all():
+            rows = np.flatnonzero(keep) if rows is None else rows[keep]
+            time, local = time[keep], local[keep]
+            read = {m: v[keep] for m, v in read.items()}
+        if len(time) == 0:
+            return None
+
+    async def measure(name: str) -> np.ndarray:
+        return read[name] if name in read else await read_measure(name)
+
+    tasks = [measure(m) for m in wanted]
     if index.has_version:
         tasks.append(gather("version", rows))
     results = await asyncio.gather(*tasks)

@@ -39,7 +39,7 @@ from tsstore.errors import (
     ValidationError,
 )
 from tsstore.model.points import DEFAULT_VERSION, Points, map_keys
-from tsstore.model.schema import MeasureType
+from tsstore.model.schema import MeasureType, RowFilter
 from tsstore.storage.encoding import (
     DEFAULT_CHUNK_POINTS,
     ChunkCache,
@@ -446,8 +446,10 @@ class MagneticSnapshot:
         time_range: tuple[int | None, int | None] = (None, None),
         where: dict[str, list[str]] | None = None,
         measures: list[str] | None = None,
+        filters: Sequence[RowFilter] = (),
     ) -> Points:
-        """The points in ``time_range`` whose keys match ``where``, projected on ``measures``.
+        """The points in ``time_range`` whose keys match ``where``, projected on ``measures``,
+        passing every row filter.
 
         Parameters
         ----------
@@ -478,7 +480,7 @@ class MagneticSnapshot:
             for seg in entry["segments"]
             if _overlaps(int(seg["tmin"]), int(seg["tmax"]), start, end)
         ]
-        return self._read_segments(segments, (start, end), where_l, measures)
+        return self._read_segments(segments, (start, end), where_l, measures, filters)
 
     def read_partition(self, ref: PartitionRef, columns: list[str] | None = None) -> Points:
         """Every point of partition ``ref`` (measure columns ``columns``, None = all)."""
@@ -494,6 +496,7 @@ class MagneticSnapshot:
         time_range: tuple[int | None, int | None],
         where: dict[str, list[Any]] | None,
         measures: Sequence[str] | None,
+        filters: Sequence[RowFilter] = (),
     ) -> Points:
         async def read_all() -> list[tuple[SegmentIndex, Points | None]]:
             limit = asyncio.Semaphore(SEGMENT_CONCURRENCY)
@@ -502,7 +505,14 @@ class MagneticSnapshot:
                 async with limit:
                     index = await self._cache.get(self._store, path)
                     pts = await read_segment(
-                        self._store, index, time_range, where, measures, CHUNKS, self._where
+                        self._store,
+                        index,
+                        time_range,
+                        where,
+                        measures,
+                        CHUNKS,
+                        self._where,
+                        filters,
                     )
                     return index, pts
 

@@ -37,7 +37,7 @@ import pandas as pd
 import xarray as xr
 
 from tsstore.model.points import MEASURE_NAME, Points
-from tsstore.model.schema import MeasureType
+from tsstore.model.schema import MeasureType, RowFilter
 
 __all__ = ["MemoryTier", "MemoryView", "SeriesRegistry"]
 
@@ -187,8 +187,10 @@ class MemoryView:
         time_range: tuple[int | None, int | None] = (None, None),
         series: np.ndarray | None = None,
         measures: Sequence[str] | None = None,
+        filters: Sequence[RowFilter] = (),
     ) -> Points:
-        """Points with ``start <= time < end`` of the given series ids, projected to measures."""
+        """Points with ``start <= time < end`` of the given series ids, projected to measures,
+        passing every row filter."""
         start, end = time_range
         parts = []
         types = (
@@ -215,6 +217,10 @@ class MemoryView:
                     continue
             elif isinstance(idx, slice) and idx.stop <= idx.start:
                 continue
+            if filters:
+                idx = _filtered(p, idx, filters, self.types)
+                if not len(idx):
+                    continue
             q = Points(
                 self.keys,
                 p.series,
@@ -531,6 +537,27 @@ def _rows(
     if len(slices) == 1:
         return slice(*slices[0])
     return np.concatenate([np.arange(a, b) for a, b in slices])
+
+
+def _filtered(
+    p: Points,
+    idx: np.ndarray | slice | None,
+    filters: Sequence[RowFilter],
+    types: dict[str, MeasureType],
+) -> np.ndarray:
+    """The positions of ``idx`` (None: every row) whose rows pass every filter."""
+    if idx is None:
+        idx = np.arange(len(p))
+    elif isinstance(idx, slice):
+        idx = np.arange(idx.start, idx.stop)
+    for f in filters:
+        col = p.columns.get(f.measure)
+        if col is None or f.measure not in types:  # never written here: all null
+            return idx[:0]
+        idx = idx[f.mask(col[idx], types[f.measure])]
+        if not len(idx):
+            break
+    return idx
 
 
 def _take(p: Points, idx: np.ndarray | slice) -> Points:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from tsstore.model.schema import MeasureType
+from tsstore.model.schema import MeasureType, RowFilter
 from tsstore.storage.codec import points_to_query_table
 from tsstore.storage.magnetic import MagneticSnapshot, MagneticTier
 
@@ -99,7 +99,7 @@ class MagneticPart(ScanPart):
         The scan's filters and columns.
     snapshot : MagneticSnapshot, optional
         The open snapshot in the planning process (not pickled).
-    distinct_dictionaries : bool
+    distinct_dictionaries, filters
         As in :meth:`Table.scan <tsstore.storage.table.Table.scan>`.
     """
 
@@ -118,12 +118,14 @@ class MagneticPart(ScanPart):
         types: dict[str, MeasureType],
         snapshot: MagneticSnapshot | None = None,
         distinct_dictionaries: bool = True,
+        filters: tuple[RowFilter, ...] = (),
     ) -> None:
         self.url, self.storage_options, self.snapshot_id = url, storage_options, snapshot_id
         self.start, self.end = start, end
         self.where, self.measures = where, measures
         self.dimensions, self.types = dimensions, types
         self.distinct = distinct_dictionaries
+        self.filters = filters
         self._snapshot = snapshot
 
     def __repr__(self) -> str:
@@ -144,7 +146,10 @@ class MagneticPart(ScanPart):
         if snap is None:
             snap = _open_snapshot(self.url, self.storage_options, self.snapshot_id)
         return snap.read(
-            time_range=(self.start, self.end), where=self.where or None, measures=self.measures
+            time_range=(self.start, self.end),
+            where=self.where or None,
+            measures=self.measures,
+            filters=self.filters,
         )
 
     def __call__(self) -> pa.Table:

@@ -30,7 +30,7 @@ from tsstore.model.durations import parse_duration, to_utc_timestamp
 from tsstore.model.frames import points_from_frame
 from tsstore.model.points import MEASURE_NAME, Points
 from tsstore.model.records import Rejection, parse_records
-from tsstore.model.schema import TableSchema, null_mask
+from tsstore.model.schema import RowFilter, TableSchema, null_mask
 from tsstore.model.upsert import plan_upsert, resolve_duplicates
 from tsstore.storage.codec import (
     compact_keys,
@@ -479,6 +479,7 @@ class Table:
         where: Mapping[str, Sequence[str] | str] | None,
         measures: Sequence[str] | None,
         as_of: object | None,
+        filters: Sequence[RowFilter] = (),
     ) -> _ReadPlan:
         """Validate a read and capture one consistent state of both tiers for it."""
         start, end = _parse_range(time_range)
@@ -513,6 +514,7 @@ class Table:
             where_l,
             None if measures is None else list(measures),
             types,
+            tuple(filters),
         )
 
     def _read_points(
@@ -533,15 +535,17 @@ class Table:
         dimensions: Sequence[str] | None = None,
         as_of: object | None = None,
         distinct_dictionaries: bool = True,
+        filters: Sequence[RowFilter] = (),
     ) -> list[ScanPart]:
         """The rows :meth:`scan` returns, split into independent parts (one per magnetic
         partition, one for the memory tier), each a callable returning an Arrow table.
 
         All parts read one consistent state, captured here: together they return each point
         exactly once. Parts can run in any order, in parallel threads or, pickled, in other
-        processes (Dask workers): see :mod:`tsstore.storage.parts`.
+        processes (Dask workers): see :mod:`tsstore.storage.parts`. Arguments as in
+        :meth:`scan`.
         """
-        plan = self._read_plan(time_range, where, measures, as_of)
+        plan = self._read_plan(time_range, where, measures, as_of, filters)
         dims = self._dims(dimensions)
         types = dict(plan.types)
         snap = plan.snap
@@ -558,6 +562,7 @@ class Table:
                 types,
                 snapshot=snap,
                 distinct_dictionaries=distinct_dictionaries,
+                filters=plan.filters,
             )
             for ref in snap.partitions((plan.start, plan.end))
         ]
@@ -607,6 +612,7 @@ class Table:
         dimensions: Sequence[str] | None = None,
         as_of: object | None = None,
         distinct_dictionaries: bool = True,
+        filters: Sequence[RowFilter] = (),
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
         engine's input; :meth:`read` is the sorted, pandas form). The schema metadata
@@ -620,8 +626,12 @@ class Table:
         (duplicates allowed) sharing one index array: no work per row and per key, for
         consumers that read values rather than codes (the SQL kernel); pandas' Categorical
         needs the default.
+
+        ``filters`` (:class:`~tsstore.model.schema.RowFilter`, ``measure <op> number``) drop
+        rows early: each tier reads the filter's measure first and the other columns only for
+        the rows that pass. Nulls never pass.
         """
-        plan = self._read_plan(time_range, where, measures, as_of)
+        plan = self._read_plan(time_range, where, measures, as_of, filters)
         table = points_to_query_table(
             plan.points(),
             self._dims(dimensions),
@@ -870,6 +880,7 @@ class _ReadPlan:
     where: dict[str, list[str]]
     measures: list[str] | None
     types: dict[str, Any]
+    filters: tuple[RowFilter, ...] = ()
     #: Rows read so far per tier (for query statistics).
     rows_read: dict[str, int] = field(default_factory=lambda: {"magnetic": 0, "memory": 0})
 
@@ -890,7 +901,10 @@ class _ReadPlan:
         below_watermark = start is None or start < self.snap.watermark or self.view is None
         if magnetic and below_watermark:
             mag = self.snap.read(
-                time_range=(start, end), where=self.where or None, measures=self.measures
+                time_range=(start, end),
+                where=self.where or None,
+                measures=self.measures,
+                filters=self.filters,
             )
             self.rows_read["magnetic"] += len(mag)
             parts.append(mag)
@@ -898,7 +912,10 @@ class _ReadPlan:
             w = self.snap.watermark
             floor = w if start is None else max(start, w)
             mem = self.view.read(
-                time_range=(floor, end), series=self.series, measures=self.measures
+                time_range=(floor, end),
+                series=self.series,
+                measures=self.measures,
+                filters=self.filters,
             )
             self.rows_read["memory"] += len(mem)
             parts.append(mem)
