@@ -212,6 +212,11 @@ def test_bins_are_aligned_to_the_epoch(con, duration):
     assert got == expected
 
 
+def test_bins_floor_times_before_the_epoch(con):
+    got = one(con, "SELECT bin(from_iso8601_timestamp('1969-12-31T23:59:59.5Z'), 1h)")
+    assert got == utc(1969, 12, 31, 23)
+
+
 def test_seven_day_bins_start_on_thursdays_like_the_epoch(con):
     got = one(con, "SELECT bin(time, 7d) FROM t WHERE device = 'c'")
     assert got == utc(2024, 2, 29)  # a Thursday, as 1970-01-01 was
@@ -568,16 +573,18 @@ def test_to_duckdb_returns_a_tree_and_leaves_its_input_alone():
     out = to_duckdb(tree, now=NOW)
     assert isinstance(out, exp.Expression)
     assert tree.sql(dialect="trino") == before
-    assert out.find(exp.Anonymous).name.lower() == "time_bucket"
+    assert out.find(exp.Anonymous).name.lower() == "make_timestamptz"
 
 
 def test_translated_sql_shape():
     assert sql_of("SELECT bin(time, 15m) FROM t WHERE time > ago(1h)") == (
-        "SELECT TIME_BUCKET(INTERVAL '15' MINUTE, time, "
-        "CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMPTZ)) FROM t "
+        "SELECT MAKE_TIMESTAMPTZ((EPOCH_NS(time) - ((EPOCH_NS(time) % 900000000000 + "
+        "900000000000) % 900000000000)) // 1000) FROM t "
         "WHERE time > (CAST('2024-03-05 12:30:00.123456789+00:00' AS TIMESTAMPTZ_NS) "
         "- INTERVAL '1' HOUR)"
     )
+    # a width that is not fixed (months) keeps DuckDB's time_bucket
+    assert sql_of("SELECT bin(time, INTERVAL '1' MONTH) FROM t").startswith("SELECT TIME_BUCKET(")
     assert sql_of("SELECT approx_percentile(x, 0.5) FROM t") == (
         "SELECT QUANTILE_CONT(x, 0.5) FROM t"
     )

@@ -6,8 +6,10 @@ know or gets wrong for Timestream:
 - ``now()``, ``current_timestamp`` and ``localtimestamp`` become one ``TIMESTAMPTZ_NS`` literal of
   the query's ``now`` (bound once, on the client, nanoseconds kept); ``current_date``,
   ``current_time`` and ``current_timezone()`` follow from it (UTC);
-- ``ago(d)`` is ``now - d``; ``bin(t, d)`` is ``time_bucket(d, t, <epoch>)``, aligned to
-  1970-01-01 like Timestream's (DuckDB's default origin is 2000-01-03);
+- ``ago(d)`` is ``now - d``; ``bin(t, d)`` is aligned to 1970-01-01 like Timestream's (DuckDB's
+  default origin is 2000-01-03): for a fixed width of whole microseconds it is integer
+  arithmetic on ``epoch_ns(t)``, floored (twice as fast as ``time_bucket`` on a TIMESTAMPTZ,
+  which goes through the ICU calendar), else ``time_bucket(d, t, <epoch>)``;
 - Timestream's ``timestamp`` type (nanoseconds, UTC) is DuckDB's ``TIMESTAMPTZ_NS``, nested ones
   too (``CAST(... AS ARRAY(ROW(time TIMESTAMP, value DOUBLE)))``, a literal timeseries);
 - durations in nanoseconds (DuckDB reads ``INTERVAL '50' NANOSECOND`` as 50 *seconds*) and
@@ -45,11 +47,10 @@ Examples
 --------
 >>> import pandas as pd
 >>> from tsstore.query.dialect import parse_statement
->>> ast = parse_statement("SELECT bin(time, 15m) FROM t WHERE time > ago(1h)").ast
+>>> ast = parse_statement("SELECT max(x) FROM t WHERE time > ago(1h)").ast
 >>> print(to_duckdb_sql(ast, now=pd.Timestamp("2024-03-05 12:00", tz="UTC")))
 ... # doctest: +NORMALIZE_WHITESPACE
-SELECT TIME_BUCKET(INTERVAL '15' MINUTE, time,
-    CAST('1970-01-01 00:00:00+00:00' AS TIMESTAMPTZ)) FROM t
+SELECT MAX(x) FROM t
     WHERE time > (CAST('2024-03-05 12:00:00.000000000+00:00' AS TIMESTAMPTZ_NS)
     - INTERVAL '1' HOUR)
 """
@@ -311,7 +312,43 @@ def _ago(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
 
 def _bin(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
     ts, duration = _args(node, "bin", 2)
-    return _func("time_bucket", duration, ts, _epoch_origin())
+    width = _fixed_ns(duration)
+    if width is None or width % 1000:
+        return _func("time_bucket", duration, ts, _epoch_origin())
+    # A fixed width of whole microseconds: integer arithmetic on epoch nanoseconds, floored
+    # (also before 1970), about twice as fast as DuckDB's time_bucket on a TIMESTAMPTZ (which
+    # goes through the ICU calendar even in UTC); the same TIMESTAMPTZ result.
+    x = _func("epoch_ns", ts)
+    w = exp.Literal.number(width)
+    rem = exp.Mod(
+        this=exp.Paren(
+            this=exp.Add(this=exp.Mod(this=x.copy(), expression=w), expression=w.copy())
+        ),
+        expression=w.copy(),
+    )
+    start_ns = exp.Paren(this=exp.Sub(this=x, expression=exp.Paren(this=rem)))
+    return _func("make_timestamptz", exp.IntDiv(this=start_ns, expression=exp.Literal.number(1000)))
+
+
+def _fixed_ns(node: exp.Expression) -> int | None:
+    """Nanoseconds of a literal duration of fixed length (ns to days), else None."""
+    if not isinstance(node, exp.Interval) or not isinstance(node.this, exp.Literal):
+        return None
+    unit_node = node.args.get("unit")
+    if not isinstance(unit_node, exp.Var):
+        return None
+    unit = unit_node.name.upper()
+    if unit.endswith("S") and unit[:-1] in _UNIT_NS:
+        unit = unit[:-1]
+    if unit not in _UNIT_NS:
+        return None
+    try:
+        total = Decimal(node.this.name.strip()) * _UNIT_NS[unit]
+    except InvalidOperation:
+        return None
+    if total <= 0 or total != total.to_integral_value():
+        return None
+    return int(total)
 
 
 def _from_milliseconds(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
