@@ -130,13 +130,18 @@ def _key_column(
         indices = pa.array(
             indices.to_numpy(zero_copy_only=False), type=pa.int32(), mask=absent[series_np]
         )
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
+    return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)  # ids < len(keys)
 
 
 def _measure_column(values: np.ndarray, mtype: MeasureType) -> pa.Array:
     """A storage column as an Arrow array with real nulls (see tsstore.model.schema)."""
-    mask = null_mask(values, mtype)
-    mask_or_none = mask if mask.any() else None
+    if mtype in (MeasureType.BIGINT, MeasureType.TIMESTAMP) and (
+        not len(values) or values.min() != mtype.null
+    ):
+        mask_or_none = None  # no null: one reduction, no mask allocated (zero-copy below)
+    else:
+        mask = null_mask(values, mtype)
+        mask_or_none = mask if mask.any() else None
     if mtype is MeasureType.VARCHAR:
         return pa.array(values, type=pa.string())
     if mtype is MeasureType.BOOLEAN:
