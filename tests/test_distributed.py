@@ -53,7 +53,9 @@ CASES = [
     # partial aggregates, combined in a tree
     ("partial", "SELECT count(*) AS n, avg(temperature) AS t FROM met"),
     ("partial", "SELECT avg(temperature) FROM met WHERE time BETWEEN ago(3d) AND now()"),
-    ("partial", "SELECT count(*) FROM met WHERE time > now()"),  # no rows: still one row
+    ("gather", "SELECT count(*) FROM met WHERE time > now()"),  # no part: one task, one row
+    # one part (the memory tier): splitting could only add stages
+    ("gather", "SELECT device_id, avg(temperature) AS t FROM met WHERE time > ago(5h) GROUP BY 1"),
     (
         "partial",
         "SELECT device_id, count(*) AS n, sum(energy) AS e, min(pressure) AS lo, "
@@ -98,7 +100,7 @@ CASES = [
         "AS rn FROM met ORDER BY time DESC, device_id LIMIT 12",
     ),
     # scans: filtered per part, top-k per part
-    ("scan", "SELECT * FROM met WHERE pressure > 100 AND time BETWEEN ago(5h) AND now()"),
+    ("scan", "SELECT * FROM met WHERE pressure > 100 AND time BETWEEN ago(2d) AND now()"),
     ("scan", "SELECT time, device_id, temperature FROM met ORDER BY temperature DESC LIMIT 5"),
     (
         "scan",

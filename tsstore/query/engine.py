@@ -285,6 +285,9 @@ class QueryEngine:
         stats = QueryStats()
         ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
         query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats)
+        if meta is None:
+            tables = {i.alias: i.empty for i in query.scans}
+            meta = _kernel(query.sql["final"], tables, list(resolved.values()))
         graph = dict(query.graph)
         keys = query.partition_keys()
         outs = []
@@ -380,11 +383,7 @@ class QueryEngine:
     ) -> tuple[Stages, dict[str, str], pa.Table, dict[str, pa.Table]]:
         """The query's distributed stages and their DuckDB SQL, the result's empty table
         (names and types: the query run over no rows) and each scan's empty table."""
-        epoch = (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC"))
-        empties = {
-            s.alias: resolved[s.alias].scan(epoch, measures=s.measures, dimensions=s.dimensions)
-            for s in scans
-        }
+        empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in scans}
         full = to_duckdb_sql(ast, now=now)
         meta = _kernel(full, empties, list(resolved.values()))
         stages = split(ast, {a: t.column_names for a, t in empties.items()}, meta.column_names)
@@ -404,25 +403,32 @@ class QueryEngine:
         as_of: object | None,
         stats: QueryStats,
     ) -> tuple[DaskQuery, pa.Table]:
-        """The query's Dask graph over the parts of its scans, and its empty result."""
+        """The query's Dask graph over the parts of its scans, and its empty result (None
+        when the graph is one task: the result then has the single-stage types already)."""
         t0 = time.perf_counter()
-        stages, sql, meta, empties = self._split(ast, scans, resolved, now)
-        inputs = [
-            ScanInput(
-                s.alias,
-                resolved[s.alias].scan_parts(
-                    s.time_range,
-                    where=s.where or None,
-                    measures=s.measures,
-                    dimensions=s.dimensions,
-                    as_of=as_of,
-                    distinct_dictionaries=False,  # the kernel reads values, not codes
-                    filters=s.filters,
-                ),
-                empties[s.alias],
+        parts = {
+            s.alias: resolved[s.alias].scan_parts(
+                s.time_range,
+                where=s.where or None,
+                measures=s.measures,
+                dimensions=s.dimensions,
+                as_of=as_of,
+                distinct_dictionaries=False,  # the kernel reads values, not codes
+                filters=s.filters,
             )
             for s in scans
-        ]
+        }
+        meta: pa.Table | None
+        if all(len(p) <= 1 for p in parts.values()):
+            # One part per scan: splitting could only add stages. The query runs once, as one
+            # task (on a worker when there is a cluster).
+            stages = Stages("gather", ast.copy(), reason="gather: one part per scan")
+            sql = {"final": to_duckdb_sql(ast, now=now)}
+            empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in scans}
+            meta = None
+        else:
+            stages, sql, meta, empties = self._split(ast, scans, resolved, now)
+        inputs = [ScanInput(s.alias, parts[s.alias], empties[s.alias]) for s in scans]
         stats.plan_s += time.perf_counter() - t0
         stats.duckdb_sql = sql["final"]
         stats.distributed = stages.reason
@@ -441,6 +447,8 @@ class QueryEngine:
         t0 = time.perf_counter()
         out, counts = query.compute()
         stats.execute_s = time.perf_counter() - t0
+        if meta is None:
+            meta = out
         stats.rows_scanned_memory = counts.get("rows_memory", 0)
         stats.rows_scanned_magnetic = counts.get("rows_magnetic", 0)
         stats.rows_scanned = stats.rows_scanned_memory + stats.rows_scanned_magnetic
@@ -604,6 +612,12 @@ def _pages(table: pa.Table, max_rows: int, stats: QueryStats) -> Iterator[QueryP
             None if last else f"{token}:{page + 1}",
             stats,
         )
+
+
+def _empty_scan(table: Table, scan: ScanPlan) -> pa.Table:
+    """A scan of no rows with the columns of ``scan`` (the schema of its parts)."""
+    epoch = (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC"))
+    return table.scan(epoch, measures=scan.measures, dimensions=scan.dimensions)
 
 
 def _result_to_pandas(result: tuple[pa.Table, Any]) -> pd.DataFrame:

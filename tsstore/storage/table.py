@@ -566,9 +566,15 @@ class Table:
             )
             for ref in snap.partitions((plan.start, plan.end))
         ]
-        if plan.view is not None:
+        floor = plan.snap.watermark if plan.start is None else max(plan.start, plan.snap.watermark)
+        if plan.view is not None and _overlaps_runs(plan.view, floor, plan.end):
             parts.append(
-                MemoryPart(functools.partial(plan.points, magnetic=False, memory=True), dims, types)
+                MemoryPart(
+                    functools.partial(plan.points, magnetic=False, memory=True),
+                    dims,
+                    types,
+                    distinct_dictionaries,
+                )
             )
         return parts
 
@@ -865,6 +871,14 @@ def _sorted_frame(pts: Points, schema: TableSchema, measures: Sequence[str] | No
     if df[MEASURE_NAME].isna().all():
         df = df.drop(columns=MEASURE_NAME)
     return df.reset_index(drop=True)
+
+
+def _overlaps_runs(view: Any, start: int | None, end: int | None) -> bool:
+    """Whether a memory view may hold rows in ``[start, end)`` (an empty tier adds no part)."""
+    return any(
+        (start is None or run.tmax >= start) and (end is None or run.tmin < end)
+        for run in view.runs
+    )
 
 
 @dataclass(frozen=True, slots=True)
