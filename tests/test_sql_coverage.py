@@ -1757,12 +1757,6 @@ TIME_CASES = [
         check=lambda got, ref: _expect_values(
             got, [NOW - pd.Timedelta(50, "ns"), NOW + pd.Timedelta("1h") + pd.Timedelta(50, "ns")]
         ),
-        bug="nanosecond durations: translate._interval raises for a duration that is not a "
-        "multiple "
-        "of 1us (DuckDB intervals have microsecond resolution), so Timestream's documented "
-        "ago(50ns) "
-        "fails. Fix: rewrite `ts +/- <k ns>` as make_timestamp_ns(epoch_ns(ts) +/- k) on "
-        "TIMESTAMPTZ_NS",
     ),
 ]
 
@@ -3800,12 +3794,6 @@ def check_nanosecond_literals(got: pd.DataFrame, f) -> None:
     assert [pd.Timestamp(v).value for v in got.iloc[0]] == [t.value for t in want]
 
 
-BUG_NS = (
-    "nanosecond durations: translate._interval raises 'DuckDB's intervals have microsecond "
-    "resolution' for ago(50ns) and 1h + 50ns. Fix: rewrite `ts +/- <k ns>` as "
-    "make_timestamp_ns(epoch_ns(ts) +/- k) on TIMESTAMPTZ_NS"
-)
-
 IOT_LOW_FUEL = """WITH low_fuel_trucks AS (
     SELECT time, truck_id, fleet, make, model, (measure_value::double/cast(fuel_capacity as double)*100) AS fuel_pct
     FROM "sampleDB".IoT
@@ -3857,7 +3845,6 @@ DOC_CASES = [
 , ago(50ns) AS fifty_ns_ago -- Nanosecond support
 , now() + (1h + 50ns) AS hour_fifty_ns_future""",
         check=check_nanosecond_literals,
-        bug=BUG_NS,
     ),
     doc(
         "simple",

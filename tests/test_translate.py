@@ -166,9 +166,34 @@ def test_interval_arithmetic(con, duration, ns):
     )
 
 
-def test_durations_below_a_microsecond_are_refused():
+def test_nanosecond_durations_shift_timestamps_exactly(con):
+    # Timestream's documented `ago(50ns)` and `now() + (1h + 50ns)`: DuckDB's intervals are
+    # microseconds, so the arithmetic runs on epoch nanoseconds.
+    assert "EPOCH_NS" in sql_of("SELECT now() - 50ns")
+    got = (
+        con.sql(
+            to_duckdb_sql(
+                parse_statement(
+                    "SELECT ago(50ns) AS a, now() + (1h + 50ns) AS b, now() - 1500ns AS c"
+                ).ast,
+                now=NOW,
+            )
+        )
+        .to_arrow_table()
+        .to_pandas()
+    )
+    ns = pd.Timedelta(1, "ns")
+    assert got.iloc[0].tolist() == [
+        NOW - 50 * ns,
+        NOW + pd.Timedelta("1h") + 50 * ns,
+        NOW - 1500 * ns,
+    ]
+
+
+def test_durations_below_a_microsecond_alone_are_refused():
+    # nothing to add them to: DuckDB would need an interval
     with pytest.raises(QueryError, match="microsecond resolution"):
-        sql_of("SELECT now() - 50ns")
+        sql_of("SELECT 50ns")
     with pytest.raises(QueryError, match="microsecond resolution"):
         sql_of("SELECT parse_duration('1500ns')")
 

@@ -14,6 +14,8 @@ know or gets wrong for Timestream:
   too (``CAST(... AS ARRAY(ROW(time TIMESTAMP, value DOUBLE)))``, a literal timeseries);
 - durations in nanoseconds (DuckDB reads ``INTERVAL '50' NANOSECOND`` as 50 *seconds*) and
   decimal durations (DuckDB truncates ``INTERVAL '1.5' HOUR`` to one hour) are rewritten exactly;
+  a duration that is not whole microseconds (DuckDB's interval resolution), as in ``ago(50ns)``
+  or ``now() + (1h + 50ns)``, moves a timestamp by arithmetic on epoch nanoseconds;
 - ``date_diff`` counts whole units elapsed (DuckDB's ``date_sub``, not its ``date_diff``, which
   counts boundaries crossed), ``millisecond()`` is 0-999 (DuckDB's includes the seconds),
   ``approx_percentile`` is the exact ``quantile_cont``, and the subtraction of two timestamps
@@ -139,7 +141,12 @@ class _Context:
         self.now = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
     def now_literal(self) -> exp.Expression:
-        naive = self.now.tz_localize(None)
+        return self.literal(self.now)
+
+    @staticmethod
+    def literal(ts: pd.Timestamp) -> exp.Expression:
+        """A ``TIMESTAMPTZ_NS`` literal of a UTC timestamp, nanoseconds kept."""
+        naive = ts.tz_convert("UTC").tz_localize(None)
         text = f"{naive.strftime('%Y-%m-%d %H:%M:%S')}.{naive.value % 1_000_000_000:09d}+00:00"
         return exp.Cast(this=exp.Literal.string(text), to=_ns_type())
 
@@ -190,16 +197,49 @@ def _interval(node: exp.Interval) -> exp.Expression:
     if total_ns != total_ns.to_integral_value():
         raise QueryError(f"interval {amount} {unit} is not a whole number of nanoseconds")
     if total_ns % 1000 != 0:
-        raise QueryError(
-            f"interval of {total_ns} ns: DuckDB's intervals have microsecond resolution; use a "
-            "multiple of 1000ns (1us)"
-        )
+        return _ns_duration(int(total_ns))  # folded into timestamp arithmetic by _rewrite
     for name, unit_ns in _LARGEST_FIRST:
         if total_ns % unit_ns == 0:
             return exp.Interval(
                 this=exp.Literal.string(str(int(total_ns / unit_ns))), unit=exp.Var(this=name)
             )
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: Name of the placeholder of a duration that is not whole microseconds (DuckDB's intervals are
+#: microseconds): ``_rewrite`` folds sums of durations and turns ``timestamp +/- duration`` into
+#: arithmetic on epoch nanoseconds; one left over is refused.
+_NS_DURATION: Final = "__tsstore_ns_duration"
+
+
+def _ns_duration(total_ns: int) -> exp.Expression:
+    return exp.Anonymous(this=_NS_DURATION, expressions=[exp.Literal.number(total_ns)])
+
+
+def _duration_ns(node: exp.Expression) -> int | None:
+    """Nanoseconds of a constant duration: a placeholder, a fixed-unit interval, or a
+    parenthesised sum or difference of those; else None."""
+    while isinstance(node, exp.Paren):
+        node = node.this
+    if isinstance(node, exp.Anonymous) and node.name == _NS_DURATION:
+        return int(node.expressions[0].name)
+    if isinstance(node, exp.Interval):
+        return _fixed_ns(node)
+    if isinstance(node, exp.Add | exp.Sub):
+        a, b = _duration_ns(node.this), _duration_ns(node.expression)
+        if a is not None and b is not None:
+            return a + b if isinstance(node, exp.Add) else a - b
+    return None
+
+
+def _has_ns_duration(node: exp.Expression) -> bool:
+    return any(isinstance(n, exp.Anonymous) and n.name == _NS_DURATION for n in node.walk())
+
+
+def _shift_ns(ts: exp.Expression, delta_ns: int) -> exp.Expression:
+    """``ts`` moved by ``delta_ns`` nanoseconds, exactly (a TIMESTAMPTZ_NS)."""
+    moved = exp.Add(this=_func("epoch_ns", ts), expression=exp.Literal.number(delta_ns))
+    return exp.Cast(this=_func("make_timestamp_ns", moved), to=_ns_type())
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,6 +347,11 @@ _Handler = Callable[[exp.Anonymous, _Context], exp.Expression]
 
 def _ago(node: exp.Anonymous, ctx: _Context) -> exp.Expression:
     (duration,) = _args(node, "ago", 1)
+    if _has_ns_duration(duration):
+        ns = _duration_ns(duration)
+        if ns is None:
+            raise QueryError("ago() of a duration with nanoseconds takes a constant duration")
+        return ctx.literal(ctx.now - pd.Timedelta(ns, unit="ns"))
     return exp.Paren(this=exp.Sub(this=ctx.now_literal(), expression=duration))
 
 
@@ -802,6 +847,22 @@ def _rounding_cast(node: exp.Cast) -> exp.Expression:
     return exp.Case(ifs=[exp.If(this=is_float, true=rounded)], default=node.copy())
 
 
+def _ns_arithmetic(node: exp.Expression) -> exp.Expression:
+    """Fold durations with nanoseconds: a constant sum becomes one placeholder; a timestamp
+    plus or minus one becomes exact arithmetic on epoch nanoseconds."""
+    total = _duration_ns(node)
+    if total is not None:
+        return _ns_duration(total)
+    if isinstance(node, exp.Add | exp.Sub):
+        delta = _duration_ns(node.expression)
+        if delta is not None:
+            return _shift_ns(node.this, delta if isinstance(node, exp.Add) else -delta)
+        delta = _duration_ns(node.this)
+        if delta is not None and isinstance(node, exp.Add):
+            return _shift_ns(node.expression, delta)
+    return node
+
+
 def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
     """Translate one node whose children are already translated."""
     if isinstance(node, exp.Anonymous):
@@ -817,6 +878,8 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
         return exp.Literal.string("UTC")
     if isinstance(node, exp.Interval):
         return _interval(node)
+    if isinstance(node, exp.Paren | exp.Add | exp.Sub) and _has_ns_duration(node):
+        return _ns_arithmetic(node)
     if isinstance(node, exp.GenerateSeries) and node.meta.get(_TIMESTAMP_SEQUENCE):
         return _timestamp_sequence(node)
     if isinstance(node, exp.Unnest) and _is_row_unnest(node):
@@ -924,6 +987,13 @@ def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
                 tree = new
             else:
                 node.replace(new)
+    for node in tree.find_all(exp.Anonymous):
+        if node.name == _NS_DURATION:
+            raise QueryError(
+                f"a duration of {node.expressions[0].name} ns is used where DuckDB needs an "
+                "interval (microsecond resolution): add it to or subtract it from a timestamp, "
+                "or use a multiple of 1000ns (1us)"
+            )
     return tree
 
 
