@@ -391,10 +391,10 @@ def case(
 
 # Diagnoses of the failures found by this suite (shared by several cases).
 BUG_INT_DIV = (
-    "integer division: Trino's `/` on two integers truncates (7/2 = 3, -7/2 = -3); "
-    "translate.py emits `/` unchanged, which is float division in DuckDB. Fix: "
-    "`SET integer_division = true` in DUCKDB_SESSION_SQL (DuckDB's integer `/` then truncates "
-    "toward zero like Trino's; a decimal or double operand keeps float division)"
+    "integer division of integer columns: Trino's `/` on two integers truncates (a / 2 with a "
+    "BIGINT gives a BIGINT); literals and counts are typed by sqlglot's annotate_types and "
+    "divide as integers, but a column's type needs the table schema in the translation "
+    "(qualify + annotate_types with the scan's schema)"
 )
 BUG_TS_VARCHAR = (
     "CAST(timestamp AS varchar) is '2024-06-01 20:00:00.000000000' in Timestream; DuckDB "
@@ -2303,14 +2303,12 @@ MATH_CASES = [
         "integer-division-literal",
         "SELECT 7 / 2 AS a, -7 / 2 AS b, 1 / 3 AS c",
         "SELECT 3 AS a, -3 AS b, 0 AS c",
-        bug=BUG_INT_DIV,
     ),
     case(
         "math",
         "count-division",
         f"SELECT count(*) / 11 AS q, count(*) / count(DISTINCT device_id) AS per FROM {M}",
         f"SELECT count(*) // 11 AS q, count(*) // count(DISTINCT device_id) AS per FROM {M}",
-        bug=BUG_INT_DIV,
     ),
     case("math", "mixed-division", f"SELECT a / 2.0 AS d1, x / 2 AS d2, a / y AS d3 {MT}"),
     case("math", "pi-e", "SELECT pi() AS p, e() AS e", f"SELECT {math.pi} AS p, {math.e} AS e"),

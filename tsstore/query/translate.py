@@ -68,6 +68,7 @@ from typing import Any, Final
 import pandas as pd
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
+from sqlglot.optimizer.annotate_types import annotate_types
 
 from tsstore.errors import QueryError, ValidationError
 from tsstore.model.durations import parse_duration
@@ -972,6 +973,10 @@ def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
     ctx = _Context(now)
     tree = ast.copy()
     _check_functions(tree)
+    if tree.find(exp.Div) is not None:
+        # Trino divides integers as integers (7 / 2 = 3, truncated), DuckDB's `/` never does:
+        # sqlglot generates the integer division where it knows both sides are integers.
+        annotate_types(tree, dialect="trino")
     _mark_time_series(tree)
     # The difference of two timestamps does not bind in DuckDB for TIMESTAMPTZ_NS: compare
     # UTC wall clocks in TIMESTAMP_NS instead (before the rewrites, which hide the types).
