@@ -401,11 +401,6 @@ BUG_TS_VARCHAR = (
     "casts TIMESTAMPTZ_NS to '2024-06-01 20:00:00+00'. Fix: in translate._rewrite, a cast of "
     "a timestamp to VARCHAR becomes strftime(x, '%Y-%m-%d %H:%M:%S.%n')"
 )
-BUG_COLNAMES = (
-    "unaliased select expressions are named _col0, _col1 ... by Timestream (Trino); tsstore "
-    "returns DuckDB's generated names ('(1 + 1)', 'avg(temperature)'). Fix: alias unnamed "
-    "expressions _col<i> (by position) in to_duckdb before generating"
-)
 M = "machine_metrics"
 SELECT_CASES = [
     case("select", "star", f"SELECT * FROM {M}"),
@@ -474,7 +469,6 @@ SELECT_CASES = [
             if list(got.columns) == ["_col0", "_col1"]
             else pytest.fail(f"columns {list(got.columns)}")
         ),
-        bug=BUG_COLNAMES,
     ),
     case(
         "select",

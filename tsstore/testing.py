@@ -125,7 +125,8 @@ def duckdb_reference(
         first = [c for c in [*dimensions, MEASURE_NAME, "time"] if c in frame.columns]
         frame = frame[first + [c for c in frame.columns if c not in first]]
         con.register(name, pa.Table.from_pandas(frame, preserve_index=False))
-    out = con.sql(to_duckdb_sql(parse_statement(sql).ast, now=now)).to_arrow_table().to_pandas()
+    out = con.sql(to_duckdb_sql(parse_statement(sql).ast, now=now, name_columns=True))
+    out = out.to_arrow_table().to_pandas()
     for c in out.columns:
         if pd.api.types.is_datetime64_dtype(out[c].dtype) and out[c].dt.tz is None:
             out[c] = out[c].dt.tz_localize("UTC")

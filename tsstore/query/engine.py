@@ -305,7 +305,7 @@ class QueryEngine:
         stats = QueryStats()
         ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
         lines = [s.describe() for s in scans]
-        lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now)}")
+        lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now, name_columns=True)}")
         stages, sql, _, _ = self._split(ast, scans, resolved, now)
         lines.append(f"distributed plan ({stages.reason}):")
         lines += [f"  {stage} (DuckDB): {text}" for stage, text in sql.items()]
@@ -384,11 +384,11 @@ class QueryEngine:
         """The query's distributed stages and their DuckDB SQL, the result's empty table
         (names and types: the query run over no rows) and each scan's empty table."""
         empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in scans}
-        full = to_duckdb_sql(ast, now=now)
+        full = to_duckdb_sql(ast, now=now, name_columns=True)
         meta = _kernel(full, empties, list(resolved.values()))
         stages = split(ast, {a: t.column_names for a, t in empties.items()}, meta.column_names)
         sql = {
-            stage: to_duckdb_sql(node, now=now)
+            stage: to_duckdb_sql(node, now=now, name_columns=True)
             for stage in ("fragment", "combine", "bucket", "final")
             if (node := getattr(stages, stage)) is not None
         }
@@ -423,7 +423,7 @@ class QueryEngine:
             # One part per scan: splitting could only add stages. The query runs once, as one
             # task (on a worker when there is a cluster).
             stages = Stages("gather", ast.copy(), reason="gather: one part per scan")
-            sql = {"final": to_duckdb_sql(ast, now=now)}
+            sql = {"final": to_duckdb_sql(ast, now=now, name_columns=True)}
             empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in scans}
             meta = None
         else:
@@ -496,7 +496,7 @@ class QueryEngine:
                 stats.scans = hit.scans
                 return hit.ast, hit.scans, hit.tables, self._now(), hit.sql
         ast, scans, resolved, now = self._plan(ast, params, stats)
-        sql = to_duckdb_sql(ast, now=now)  # the same now() as the pruning
+        sql = to_duckdb_sql(ast, now=now, name_columns=True)  # the same now() as the pruning
         if key is not None and not _uses_now(ast):
             prepared = _Prepared(ast, scans, resolved, sql)
             with self._plans_lock:

@@ -947,7 +947,9 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
     return node
 
 
-def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
+def to_duckdb(
+    ast: exp.Expression, *, now: pd.Timestamp, name_columns: bool = False
+) -> exp.Expression:
     """Translate a Timestream syntax tree into a DuckDB one.
 
     Parameters
@@ -957,6 +959,9 @@ def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
     now : pd.Timestamp
         The query's current time, bound once (``now()``, ``current_timestamp``, ``ago()``).
         A naive timestamp is UTC. Nanoseconds are kept (the literal is ``TIMESTAMPTZ_NS``).
+    name_columns : bool, default False
+        Name the result's unnamed expressions ``_col<position>`` as Timestream does (the query
+        engine asks for it; without it DuckDB names them after their text).
 
     Returns
     -------
@@ -992,6 +997,8 @@ def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
                 tree = new
             else:
                 node.replace(new)
+    if name_columns:
+        _name_columns(tree)
     for node in tree.find_all(exp.Anonymous):
         if node.name == _NS_DURATION:
             raise QueryError(
@@ -1002,7 +1009,24 @@ def to_duckdb(ast: exp.Expression, *, now: pd.Timestamp) -> exp.Expression:
     return tree
 
 
-def to_duckdb_sql(ast: exp.Expression, *, now: pd.Timestamp) -> str:
+def _name_columns(tree: exp.Expression) -> None:
+    """Name the result's unnamed expressions ``_col<position>``, as Timestream (Trino) does;
+    a bare column keeps its name. Only the outermost SELECT (the leftmost of a set operation)
+    names the result."""
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.this
+    if isinstance(select, exp.Subquery):
+        select = select.unnest()
+    if not isinstance(select, exp.Select):
+        return
+    for i, item in enumerate(select.expressions):
+        if isinstance(item, exp.Alias | exp.Column | exp.Star) or item.alias:
+            continue
+        item.replace(exp.alias_(item.copy(), f"_col{i}", quoted=True))
+
+
+def to_duckdb_sql(ast: exp.Expression, *, now: pd.Timestamp, name_columns: bool = False) -> str:
     """Translate a Timestream syntax tree into DuckDB SQL (see :func:`to_duckdb`).
 
     Raises
@@ -1010,7 +1034,7 @@ def to_duckdb_sql(ast: exp.Expression, *, now: pd.Timestamp) -> str:
     tsstore.errors.QueryError
         As :func:`to_duckdb`, and for constructs sqlglot cannot express in DuckDB's SQL.
     """
-    tree = to_duckdb(ast, now=now)
+    tree = to_duckdb(ast, now=now, name_columns=name_columns)
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as e:
