@@ -396,11 +396,6 @@ BUG_INT_DIV = (
     "divide as integers, but a column's type needs the table schema in the translation "
     "(qualify + annotate_types with the scan's schema)"
 )
-BUG_TS_VARCHAR = (
-    "CAST(timestamp AS varchar) is '2024-06-01 20:00:00.000000000' in Timestream; DuckDB "
-    "casts TIMESTAMPTZ_NS to '2024-06-01 20:00:00+00'. Fix: in translate._rewrite, a cast of "
-    "a timestamp to VARCHAR becomes strftime(x, '%Y-%m-%d %H:%M:%S.%n')"
-)
 M = "machine_metrics"
 SELECT_CASES = [
     case("select", "star", f"SELECT * FROM {M}"),
@@ -1291,7 +1286,6 @@ CAST_CASES = [
         f"SELECT CAST(time AS varchar) AS s FROM {M} WHERE device_id = 'm-0001' AND time > ago(3m)",
         f"SELECT strftime(time, '%Y-%m-%d %H:%M:%S.%g') || '000000' AS s FROM {M} WHERE "
         "device_id = 'm-0001' AND time > ts_now() - INTERVAL 3 MINUTE",
-        bug=BUG_TS_VARCHAR,
     ),
     case(
         "cast",
@@ -1937,9 +1931,6 @@ AGG_CASES = [
         "skewness",
         f"SELECT skewness(energy) AS s FROM {M} WHERE device_id = 'm-0001'",
         check=_trino_moments,
-        bug="skewness(): Trino's is the population moment coefficient sqrt(n)*m3/m2^1.5; DuckDB's "
-        "skewness (passed through by sqlglot) is the sample-adjusted one (0.25% off at n=600). "
-        "Fix: translate skewness(x) to skewness(x) * (n - 2) / sqrt(n * (n - 1)) with n = count(x)",
     ),
     case(
         "agg",
@@ -2347,10 +2338,6 @@ MATH_CASES = [
         f"SELECT device_id, width_bucket(temperature, 50, 100, 10) AS b {S}",
         "SELECT device_id, CASE WHEN temperature < 50 THEN 0 WHEN temperature >= 100 THEN 11 "
         f"ELSE CAST(floor((temperature - 50) / 5) + 1 AS BIGINT) END AS b {SD}",
-        bug="width_bucket (Trino; absent from Timestream's documented list) is passed through "
-        "to DuckDB, which has none ('Scalar Function with name width_bucket does not "
-        "exist'). Fix: a translate.py handler: CASE WHEN x < lo THEN 0 WHEN x >= hi THEN "
-        "n + 1 ELSE floor((x - lo) * n / (hi - lo)) + 1 END",
     ),
     case(
         "math",

@@ -892,6 +892,59 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
         if field is not None:
             node.set("this", exp.Var(this=field))
         return node
+    if (
+        isinstance(node, exp.Cast)
+        and node.to.is_type(*exp.DataType.TEXT_TYPES)
+        and _is_timestamp(node.this)
+    ):
+        # Timestream's text of a timestamp: nanoseconds, no zone ('2024-03-05 12:00:00.123456789')
+        return _func("strftime", node.this, exp.Literal.string("%Y-%m-%d %H:%M:%S.%n"))
+    if isinstance(node, exp.Skewness):
+        # Trino's is the population coefficient; DuckDB's is sample-adjusted: undo it
+        n = exp.Count(this=node.this.copy())
+        factor = exp.Div(
+            this=exp.Paren(
+                this=exp.Sub(this=exp.cast(n, "DOUBLE"), expression=exp.Literal.number(2))
+            ),
+            expression=_func(
+                "sqrt",
+                exp.Mul(
+                    this=exp.cast(n.copy(), "DOUBLE"),
+                    expression=exp.Paren(
+                        this=exp.Sub(this=n.copy(), expression=exp.Literal.number(1))
+                    ),
+                ),
+            ),
+        )
+        return exp.Paren(this=exp.Mul(this=node.copy(), expression=factor))
+    if isinstance(node, exp.WidthBucket):
+        x, lo, hi = node.this, node.args["min_value"], node.args["max_value"]
+        buckets = node.args["num_buckets"]
+        inside = exp.Add(
+            this=_func(
+                "floor",
+                exp.Div(
+                    this=exp.Mul(
+                        this=exp.Paren(this=exp.Sub(this=x.copy(), expression=lo.copy())),
+                        expression=exp.cast(buckets.copy(), "DOUBLE"),
+                    ),
+                    expression=exp.Paren(this=exp.Sub(this=hi.copy(), expression=lo.copy())),
+                ),
+            ),
+            expression=exp.Literal.number(1),
+        )
+        return exp.Case(
+            ifs=[
+                exp.If(
+                    this=exp.LT(this=x.copy(), expression=lo.copy()), true=exp.Literal.number(0)
+                ),
+                exp.If(
+                    this=exp.GTE(this=x.copy(), expression=hi.copy()),
+                    true=exp.Add(this=buckets.copy(), expression=exp.Literal.number(1)),
+                ),
+            ],
+            default=exp.cast(inside, "BIGINT"),
+        )
     if isinstance(node, exp.Cast) and _has_timestamp(node.to):
         node.set("to", _ns_types(node.to))
         return node
