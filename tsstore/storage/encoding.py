@@ -530,6 +530,8 @@ async def gather_rows(
             ids = chunk_of[np.concatenate([[True], chunk_of[1:] != chunk_of[:-1]])]
         chunks = await _cached_chunks(arr, ids, cache, key)
         if rows is None:
+            if len(ids) == 1:
+                return chunks[int(ids[0])]
             return np.concatenate([chunks[c] for c in ids.tolist()])
         lo, hi = int(rows[0]), int(rows[-1]) + 1
         if len(ids) == 1:
@@ -538,15 +540,20 @@ async def gather_rows(
             if hi - lo == len(rows):
                 return base[lo - c * cs : hi - c * cs]
             return base[rows - c * cs]
-        buf = np.concatenate([chunks[c] for c in ids.tolist()])
-        if int(ids[-1]) - int(ids[0]) + 1 == len(ids):  # consecutive chunks: one offset
-            first = int(ids[0]) * cs
-            if hi - lo == len(rows):
-                return buf[lo - first : hi - first]
-            return buf[rows - first]
-        bufstart = np.zeros(int(ids[-1]) + 1, np.int64)
-        bufstart[ids] = np.arange(len(ids), dtype=np.int64) * cs
-        return buf[bufstart[rows // cs] + rows % cs]
+        # Gather chunk by chunk into one output: no concatenation of whole chunks.
+        first = chunks[int(ids[0])]
+        out = np.empty(len(rows), dtype=first.dtype)
+        ends = np.searchsorted(rows, (ids + 1) * cs, side="left").tolist()
+        start = 0
+        for c, end in zip(ids.tolist(), ends, strict=True):
+            part = rows[start:end]
+            if len(part) and int(part[-1]) - int(part[0]) + 1 == len(part):
+                a = int(part[0]) - c * cs
+                out[start:end] = chunks[c][a : a + len(part)]
+            else:
+                out[start:end] = chunks[c][part - c * cs]
+            start = end
+        return out
     if rows is None:
         return await arr.getitem(slice(None))
     lo, hi = int(rows[0]), int(rows[-1]) + 1
