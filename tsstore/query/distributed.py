@@ -182,16 +182,10 @@ class _EmptyPart(ScanPart):
 
 
 def _run(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
-    con = kernel.connection()
-    for name, table in tables.items():
-        con.register(name, table)
     try:
-        return con.sql(sql).to_arrow_table()
+        return kernel.run(sql, tables)
     except duckdb.Error as e:
         raise QueryError(f"query failed: {str(e).splitlines()[0]}") from e
-    finally:
-        for name in tables:
-            con.unregister(name)
 
 
 def _concat(tables: Sequence[pa.Table]) -> pa.Table:

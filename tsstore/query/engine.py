@@ -519,39 +519,30 @@ class QueryEngine:
             ast, scans, resolved, now = self._plan(ast, params, stats)
             return self._run_dask(ast, scans, resolved, now, as_of, stats)
         ast, scans, resolved, now, sql = self._prepared(text, ast, params, stats)
-        con = self._connection()
         t0 = time.perf_counter()
-        registered = []
-        try:
-            for scan in scans:
-                data = resolved[scan.alias].scan(
-                    scan.time_range,
-                    where=scan.where or None,
-                    measures=scan.measures,
-                    dimensions=scan.dimensions,
-                    as_of=as_of,
-                    distinct_dictionaries=False,  # the kernel reads values, not codes
-                    filters=scan.filters,
-                )
-                stats.rows_scanned += data.num_rows
-                stats.bytes_scanned += data.nbytes
-                meta = data.schema.metadata or {}
-                stats.rows_scanned_memory += int(meta.get(b"tsstore.rows_memory", 0))
-                stats.rows_scanned_magnetic += int(meta.get(b"tsstore.rows_magnetic", 0))
-                con.register(scan.alias, data)
-                registered.append(scan.alias)
-            stats.scan_s = time.perf_counter() - t0
-            stats.duckdb_sql = sql
-            t1 = time.perf_counter()
-            try:
-                out = con.sql(sql).to_arrow_table() if sql else pa.table({})
-            except duckdb.Error as e:
-                raise QueryError(_explain_error(e, [resolved[s.alias] for s in scans])) from e
-            stats.execute_s = time.perf_counter() - t1
-            return out
-        finally:
-            for name in registered:
-                con.unregister(name)
+        tables: dict[str, pa.Table] = {}
+        for scan in scans:
+            data = resolved[scan.alias].scan(
+                scan.time_range,
+                where=scan.where or None,
+                measures=scan.measures,
+                dimensions=scan.dimensions,
+                as_of=as_of,
+                distinct_dictionaries=False,  # the kernel reads values, not codes
+                filters=scan.filters,
+            )
+            stats.rows_scanned += data.num_rows
+            stats.bytes_scanned += data.nbytes
+            meta = data.schema.metadata or {}
+            stats.rows_scanned_memory += int(meta.get(b"tsstore.rows_memory", 0))
+            stats.rows_scanned_magnetic += int(meta.get(b"tsstore.rows_magnetic", 0))
+            tables[scan.alias] = data
+        stats.scan_s = time.perf_counter() - t0
+        stats.duckdb_sql = sql
+        t1 = time.perf_counter()
+        out = _kernel(sql, tables, list(resolved.values())) if sql else pa.table({})
+        stats.execute_s = time.perf_counter() - t1
+        return out
 
     # -- metadata -------------------------------------------------------------------------
     def _metadata(self, stmt: Show | Describe) -> pd.DataFrame:
@@ -625,17 +616,11 @@ def _result_to_pandas(result: tuple[pa.Table, Any]) -> pd.DataFrame:
 
 
 def _kernel(sql: str, tables: dict[str, pa.Table], resolved: list[Table]) -> pa.Table:
-    """``sql`` over ``tables`` on this thread's kernel connection."""
-    con = kernel.connection()
-    for name, table in tables.items():
-        con.register(name, table)
+    """``sql`` over ``tables`` on this thread's kernel connection; errors as user messages."""
     try:
-        return con.sql(sql).to_arrow_table()
+        return kernel.run(sql, tables)
     except duckdb.Error as e:
         raise QueryError(_explain_error(e, resolved)) from e
-    finally:
-        for name in tables:
-            con.unregister(name)
 
 
 def _cast_like(table: pa.Table, meta: pa.Table) -> pa.Table:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import threading
 
 import duckdb
+import pyarrow as pa
 
 from tsstore.query import timeseries
 from tsstore.query.translate import DUCKDB_SESSION_SQL
 
-__all__ = ["connection"]
+__all__ = ["connection", "run"]
 
 _local = threading.local()
 
@@ -29,3 +30,16 @@ def connection() -> duckdb.DuckDBPyConnection:
         timeseries.install(con)
         _local.con = con
     return con
+
+
+def run(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
+    """``sql`` over Arrow ``tables`` (registered under their names for this statement only)
+    on this thread's connection. Raises ``duckdb.Error`` as DuckDB does; callers word it."""
+    con = connection()
+    for name, table in tables.items():
+        con.register(name, table)
+    try:
+        return con.sql(sql).to_arrow_table()
+    finally:
+        for name in tables:
+            con.unregister(name)

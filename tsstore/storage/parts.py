@@ -20,6 +20,7 @@ Nothing here is written to storage: pickling only moves tasks between live proce
 
 from __future__ import annotations
 
+import abc
 import json
 import threading
 from collections import OrderedDict
@@ -37,13 +38,14 @@ if TYPE_CHECKING:
 __all__ = ["ArrowPart", "MagneticPart", "MemoryPart", "ScanPart"]
 
 
-class ScanPart:
+class ScanPart(abc.ABC):
     """One independent part of a scan; call it for its rows."""
 
     tier: str = ""
 
+    @abc.abstractmethod
     def __call__(self) -> pa.Table:
-        raise NotImplementedError
+        """The part's rows (see :func:`~tsstore.storage.codec.points_to_query_table`)."""
 
 
 class ArrowPart(ScanPart):
