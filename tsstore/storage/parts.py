@@ -161,7 +161,7 @@ class MagneticPart(ScanPart):
 
 
 _TIERS: dict[tuple[str, str], MagneticTier] = {}
-_SNAPSHOTS: OrderedDict[tuple[str, str], MagneticSnapshot] = OrderedDict()
+_SNAPSHOTS: OrderedDict[tuple[str, str, str], MagneticSnapshot] = OrderedDict()
 _LOCK = threading.Lock()
 
 
@@ -169,18 +169,19 @@ def _open_snapshot(
     url: str, storage_options: dict[str, Any] | None, snapshot_id: str
 ) -> MagneticSnapshot:
     """A snapshot of the tier at ``url``; tiers and recent snapshots stay open per process."""
-    key = (url, json.dumps(storage_options or {}, sort_keys=True, default=str))
+    tier_key = (url, json.dumps(storage_options or {}, sort_keys=True, default=str))
+    snap_key = (*tier_key, snapshot_id)
     with _LOCK:
-        snap = _SNAPSHOTS.get((key[0] + key[1], snapshot_id))
+        snap = _SNAPSHOTS.get(snap_key)
         if snap is not None:
-            _SNAPSHOTS.move_to_end((key[0] + key[1], snapshot_id))
+            _SNAPSHOTS.move_to_end(snap_key)
             return snap
-        tier = _TIERS.get(key)
+        tier = _TIERS.get(tier_key)
         if tier is None:
-            tier = _TIERS[key] = MagneticTier.open(url, storage_options=storage_options)
+            tier = _TIERS[tier_key] = MagneticTier.open(url, storage_options=storage_options)
     snap = tier.snapshot(snapshot_id)
     with _LOCK:
-        _SNAPSHOTS[(key[0] + key[1], snapshot_id)] = snap
+        _SNAPSHOTS[snap_key] = snap
         while len(_SNAPSHOTS) > 64:
             _SNAPSHOTS.popitem(last=False)
     return snap
