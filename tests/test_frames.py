@@ -264,3 +264,22 @@ def test_empty_frame():
     p = points_from_frame(df, dimensions=["d"])
     assert len(p) == 0 and p.types == {"x": MeasureType.DOUBLE} and len(p.keys) == 0
     assert len(p.to_pandas()) == 0
+
+
+@pytest.mark.parametrize("values", [["a", "a\x00"], ["a\x00", "a"], ["\x00"]])
+def test_dimension_values_with_a_nul_are_refused(values):
+    # pandas' string hashing stops at a NUL: "a" and "a\x00" would become one series
+    t = pd.Timestamp("2024-01-01", tz="UTC")
+    df = pd.DataFrame({"time": [t] * len(values), "host": values, "x": 1.0})
+    with pytest.raises(ValidationError, match="NUL"):
+        points_from_frame(df, dimensions=["host"])
+
+
+def test_dimension_values_differing_after_a_nul_position_stay_apart_in_big_frames():
+    # the plain path (one string object per row) factorizes through Arrow, exactly
+    n = 5000
+    hosts = np.array([f"h{i % 7}" + ("x" if i % 2 else "") for i in range(n)], dtype=object)
+    t = pd.Timestamp("2024-01-01", tz="UTC")
+    df = pd.DataFrame({"time": pd.date_range(t, periods=n, freq="s"), "host": hosts, "x": 1.0})
+    p = points_from_frame(df, dimensions=["host"])
+    assert sorted(p.keys["host"]) == sorted(set(hosts))

@@ -140,6 +140,7 @@ REJECTS = [
     (rec(Dimensions=[{"Name": "a:b", "Value": "x"}]), "contains ':'"),
     (rec(Dimensions=[{"Name": "d", "Value": "x"}, {"Name": "d", "Value": "y"}]), "more than once"),
     (rec(Dimensions=["d=x"]), "list of {'Name', 'Value'} dicts"),
+    (rec(Dimensions=[{"Name": "d", "Value": "x\x00"}]), "NUL character"),
     (rec(Dimensions=[{"Name": f"d{i}", "Value": "v"} for i in range(129)]), "limit is 128"),
     (rec(MeasureName=""), "no MeasureName"),
     (rec(MeasureName="ts_x"), "reserved"),

@@ -251,6 +251,13 @@ def _dimension_values(
         _raise_missing_dimension(df, col, row(int(np.argmax(raw < 0))))
     strings = [str(v) for v in np.asarray(uniques, dtype=object)]
     for k, v in enumerate(strings):
+        if "\x00" in v:
+            pos = row(int(np.argmax(raw == k)))
+            raise ValidationError(
+                f"dimension {col!r} holds a NUL character (\\x00) at {_row_label(df, pos)}; "
+                "dimension values cannot contain NUL: remove it "
+                f"(df[{col!r}].str.replace('\\x00', ''))"
+            )
         size = len(v.encode())
         if size == 0 or size > MAX_DIMENSION_VALUE_BYTES:
             pos = row(int(np.argmax(raw == k)))
@@ -269,6 +276,20 @@ def _raise_missing_dimension(df: pd.DataFrame, d: str, pos: int) -> None:
     )
 
 
+def _factorize_exact(values: np.ndarray | pd.Series) -> tuple[np.ndarray, object]:
+    """``pd.factorize(values, use_na_sentinel=True)`` that keeps strings differing after a NUL
+    apart: pandas' string hashing compares C strings (``"a"`` and ``"a\x00"`` are one value
+    there), Arrow's does not. Strings go through Arrow's dictionary encoding (as fast); other
+    values (numbers, mixed) through pandas, where a NUL cannot hide."""
+    try:
+        arr = pa.array(values, type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pd.factorize(values, use_na_sentinel=True)
+    enc = arr.dictionary_encode()
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, np.asarray(enc.dictionary.to_pylist(), dtype=object)
+
+
 def _factorize_objects(s: pd.Series) -> tuple[np.ndarray, object]:
     """``pd.factorize`` of a column, hashing object pointers first when that is cheaper.
 
@@ -285,16 +306,16 @@ def _factorize_objects(s: pd.Series) -> tuple[np.ndarray, object]:
         if len(pfirst) * 16 <= len(ptr):
             first = _first_rows(pcodes)
             objs = vals[first]
-            codes, uniques = pd.factorize(objs, use_na_sentinel=True)
+            codes, uniques = _factorize_exact(objs)
             return codes[pcodes], uniques
-    return pd.factorize(s, use_na_sentinel=True)
+    return _factorize_exact(s)
 
 
 def _dimension_codes(df: pd.DataFrame, col: str) -> tuple[np.ndarray, list[str]]:
     """Codes (0..k-1, in order of first appearance) and distinct stored values of a column."""
     raw, uniques = _factorize_objects(df[col])
     strings = _dimension_values(df, col, raw, uniques)
-    codes, values = pd.factorize(np.asarray(strings, dtype=object))
+    codes, values = _factorize_exact(np.asarray(strings, dtype=object))
     if len(values) == len(strings):  # no two raw values share a string: codes are raw
         return raw, list(values)
     return codes[raw], list(values)
@@ -352,7 +373,7 @@ def _factorize_keys(df: pd.DataFrame, key_cols: list[str]) -> tuple[np.ndarray, 
         s = df[col]
         vals = s.to_numpy(dtype=object) if s.dtype == object else None
         if vals is not None and len(first) and _follows(vals, codes, first):
-            inv, uniq = pd.factorize(vals[first], use_na_sentinel=True)
+            inv, uniq = _factorize_exact(vals[first])
             strings = _dimension_values(df, col, inv, uniq, rows=first)
             keys[col] = np.asarray(strings, dtype=object)[inv]
             continue

@@ -159,6 +159,8 @@ def _parse_one(rec: dict[str, Any]) -> tuple[dict[str, str], str, int, dict[str,
             raise _Reject(str(e)) from e
         if not isinstance(value, str) or value == "":
             raise _Reject(f"Dimension '{name}' has no value; every dimension needs a value.")
+        if "\x00" in value:
+            raise _Reject(f"Dimension '{name}' value contains a NUL character; remove it.")
         if len(value.encode()) > MAX_DIMENSION_VALUE_BYTES:
             raise _Reject(f"Dimension '{name}' value exceeds {MAX_DIMENSION_VALUE_BYTES} bytes.")
         dims[name] = value
