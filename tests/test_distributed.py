@@ -207,3 +207,32 @@ def queries(draw) -> str:
 @given(sql=queries())
 def test_generated_queries_equal_duckdb_over_the_same_rows(client, fleet, sql):
     check(client, fleet, sql)
+
+
+def test_integer_division_is_the_same_in_every_plan(tmp_path):
+    """Trino divides integers as integers; the typing happens before the split, so partial,
+    shuffle and gather stages all divide alike."""
+    with tsstore.connect(
+        tmp_path, clock=lambda: NOW, database="ints_db", lifecycle_interval=None
+    ) as c:
+        t = c.create_database("ints_db").create_table("ints", memory_retention="1d")
+        times = pd.date_range(NOW - pd.Timedelta("10d"), NOW, freq="1h", inclusive="left")
+        frame = pd.DataFrame(
+            {"time": times, "host": ["a", "b"] * (len(times) // 2), "i": range(len(times))}
+        )
+        t.write(frame, dimensions=["host"])
+        c.run_lifecycle()
+        sums = frame.groupby("host")["i"].sum()
+        for sql, kind in (
+            ("SELECT host, sum(i) / 7 AS q FROM ints GROUP BY host ORDER BY host", "partial"),
+            (
+                "SELECT host, count(DISTINCT i) / 7 AS q FROM ints GROUP BY host ORDER BY host",
+                "shuffle",
+            ),
+        ):
+            got = c.query(sql, distributed=True)
+            assert c.last_query_stats.distributed.startswith(kind)
+            assert got.equals(c.query(sql, distributed=False))
+        got = c.query("SELECT host, sum(i) / 7 AS q FROM ints GROUP BY host ORDER BY host")
+        assert got["q"].tolist() == [int(v) // 7 for v in sums]
+        assert c.query("SELECT -7 / 2 AS a, 7.0 / 2 AS b").iloc[0].tolist() == [-3, 3.5]

@@ -390,12 +390,6 @@ def case(
 
 
 # Diagnoses of the failures found by this suite (shared by several cases).
-BUG_INT_DIV = (
-    "integer division of integer columns: Trino's `/` on two integers truncates (a / 2 with a "
-    "BIGINT gives a BIGINT); literals and counts are typed by sqlglot's annotate_types and "
-    "divide as integers, but a column's type needs the table schema in the translation "
-    "(qualify + annotate_types with the scan's schema)"
-)
 M = "machine_metrics"
 SELECT_CASES = [
     case("select", "star", f"SELECT * FROM {M}"),
@@ -2281,7 +2275,6 @@ MATH_CASES = [
         "integer-division",
         f"SELECT a / 2 AS d1, b / 2 AS d2, a / b AS d3 {MT}",
         f"SELECT a // 2 AS d1, b // 2 AS d2, a // b AS d3 {MT}",
-        bug=BUG_INT_DIV,
     ),
     case(
         "math",

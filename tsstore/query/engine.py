@@ -43,7 +43,7 @@ from tsstore.query import kernel
 from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_statement
 from tsstore.query.distributed import DaskQuery, ScanInput, active_client
 from tsstore.query.planner import Stages, split
-from tsstore.query.translate import to_duckdb_sql
+from tsstore.query.translate import integer_divisions, to_duckdb_sql
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -370,6 +370,7 @@ class QueryEngine:
                     alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
                 )
             )
+        ast = integer_divisions(ast, _column_types(tables))
         stats.plan_s = time.perf_counter() - t0
         stats.scans = scans
         return ast, scans, tables, now
@@ -603,6 +604,18 @@ def _pages(table: pa.Table, max_rows: int, stats: QueryStats) -> Iterator[QueryP
             None if last else f"{token}:{page + 1}",
             stats,
         )
+
+
+def _column_types(tables: Mapping[str, Table]) -> dict[str, dict[str, str]]:
+    """The Trino type of every column of each scan alias (for the translation's typing)."""
+    out: dict[str, dict[str, str]] = {}
+    for alias, table in tables.items():
+        cols = dict.fromkeys(table.schema.dimensions, "VARCHAR")
+        cols[MEASURE_NAME] = "VARCHAR"
+        cols["time"] = "TIMESTAMP"
+        cols.update({m: t.value for m, t in table.schema.measures.items()})
+        out[alias] = cols
+    return out
 
 
 def _empty_scan(table: Table, scan: ScanPlan) -> pa.Table:

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -69,6 +69,7 @@ import pandas as pd
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, UnsupportedError
 from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify_columns import qualify_columns
 
 from tsstore.errors import QueryError, ValidationError
 from tsstore.model.durations import parse_duration
@@ -81,6 +82,7 @@ __all__ = [
     "TIME_SERIES_AGGREGATES",
     "TIME_SERIES_FUNCTIONS",
     "TRANSLATED_FUNCTIONS",
+    "integer_divisions",
     "joda_to_strftime",
     "to_duckdb",
     "to_duckdb_sql",
@@ -998,6 +1000,40 @@ def _rewrite(node: exp.Expression, ctx: _Context) -> exp.Expression:
             _as_timestamp_ns(node.this),
         )
     return node
+
+
+def integer_divisions(
+    ast: exp.Expression, schema: Mapping[str, Mapping[str, str]]
+) -> exp.Expression:
+    """``ast`` with each ``a / b`` of two integers (by the tables' column types, ``schema``:
+    table -> column -> Trino type) made an integer division, as in Trino (``7 / 2 = 3``,
+    truncated toward zero, DuckDB's ``//``); DuckDB's ``/`` always divides as decimals.
+
+    The tree is typed on a copy (sqlglot qualifies its columns with ``schema``, then
+    annotates types); a query sqlglot cannot qualify is returned as it is (literals and
+    aggregates are still typed by :func:`to_duckdb`).
+    """
+    if ast.find(exp.Div) is None:
+        return ast
+    tables = {t: dict(c) for t, c in schema.items()}
+    try:
+        typed = qualify_columns(
+            ast.copy(), schema=tables, expand_alias_refs=False, expand_stars=False, dialect="trino"
+        )
+        annotate_types(typed, schema=tables, dialect="trino")
+    except Exception:
+        return ast
+    out = ast.copy()
+    for node, twin in zip(list(out.find_all(exp.Div)), list(typed.find_all(exp.Div)), strict=False):
+        a, b = twin.this.type, twin.expression.type
+        if (
+            a is not None
+            and b is not None
+            and a.is_type(*exp.DataType.INTEGER_TYPES)
+            and (b.is_type(*exp.DataType.INTEGER_TYPES))
+        ):
+            node.replace(exp.IntDiv(this=node.this.copy(), expression=node.expression.copy()))
+    return out
 
 
 def to_duckdb(
