@@ -236,3 +236,15 @@ def test_integer_division_is_the_same_in_every_plan(tmp_path):
         got = c.query("SELECT host, sum(i) / 7 AS q FROM ints GROUP BY host ORDER BY host")
         assert got["q"].tolist() == [int(v) // 7 for v in sums]
         assert c.query("SELECT -7 / 2 AS a, 7.0 / 2 AS b").iloc[0].tolist() == [-3, 3.5]
+
+
+@pytest.mark.parametrize("distributed", [False, True])
+def test_stats_and_explain_show_partitions_pruned_and_bytes_per_tier(client, distributed):
+    sql = "SELECT device_id, avg(temperature) AS t FROM met WHERE time > ago(3d) GROUP BY 1"
+    client.query(sql, distributed=distributed)
+    st = client.last_query_stats
+    assert 0 < st.partitions_scanned < st.partitions_total  # days outside the range pruned
+    assert st.bytes_scanned_memory > 0 and st.bytes_scanned_magnetic > 0
+    text = client.explain(sql)
+    assert f"{st.partitions_scanned} of {st.partitions_total} partitions" in text
+    assert "MB to scan" in text

@@ -216,7 +216,10 @@ def _count(part: Any, data: pa.Table) -> Counts:
     tier = getattr(part, "tier", "memory") or "memory"
     if isinstance(part, _EmptyPart):
         return {}
-    return {f"rows_{tier}": data.num_rows, "bytes": data.nbytes}
+    counts = {f"rows_{tier}": data.num_rows, "bytes": data.nbytes, f"bytes_{tier}": data.nbytes}
+    if tier == "magnetic":
+        counts["partitions"] = 1
+    return counts
 
 
 def _merge(counts: Sequence[Counts]) -> Counts:

@@ -44,6 +44,7 @@ from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_sta
 from tsstore.query.distributed import DaskQuery, ScanInput, active_client
 from tsstore.query.planner import Stages, split
 from tsstore.query.translate import integer_divisions, to_duckdb_sql
+from tsstore.storage.parts import MagneticPart
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -83,6 +84,11 @@ class QueryStats:
     bytes_scanned: int = 0
     rows_scanned_memory: int = 0
     rows_scanned_magnetic: int = 0
+    bytes_scanned_memory: int = 0
+    bytes_scanned_magnetic: int = 0
+    #: Magnetic partitions opened, and those stored (the difference was pruned by time).
+    partitions_scanned: int = 0
+    partitions_total: int = 0
     scans: list[ScanPlan] = field(default_factory=list)
     parse_s: float = 0.0
     plan_s: float = 0.0
@@ -304,7 +310,10 @@ class QueryEngine:
             return f"metadata: {stmt}"
         stats = QueryStats()
         ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
-        lines = [s.describe() for s in scans]
+        lines = []
+        for scan in scans:
+            lines.append(scan.describe())
+            lines.append("  " + _pruning(resolved[scan.alias], scan))
         lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now, name_columns=True)}")
         stages, sql, _, _ = self._split(ast, scans, resolved, now)
         lines.append(f"distributed plan ({stages.reason}):")
@@ -430,6 +439,9 @@ class QueryEngine:
         else:
             stages, sql, meta, empties = self._split(ast, scans, resolved, now)
         inputs = [ScanInput(s.alias, parts[s.alias], empties[s.alias]) for s in scans]
+        for scan_parts in parts.values():  # partitions stored, for the pruning statistics
+            snap = next((p.snapshot for p in scan_parts if isinstance(p, MagneticPart)), None)
+            stats.partitions_total += len(snap.manifest_partitions()) if snap is not None else 0
         stats.plan_s += time.perf_counter() - t0
         stats.duckdb_sql = sql["final"]
         stats.distributed = stages.reason
@@ -454,6 +466,9 @@ class QueryEngine:
         stats.rows_scanned_magnetic = counts.get("rows_magnetic", 0)
         stats.rows_scanned = stats.rows_scanned_memory + stats.rows_scanned_magnetic
         stats.bytes_scanned = counts.get("bytes", 0)
+        stats.bytes_scanned_memory = counts.get("bytes_memory", 0)
+        stats.bytes_scanned_magnetic = counts.get("bytes_magnetic", 0)
+        stats.partitions_scanned = counts.get("partitions", 0)
         return out if out.schema.equals(meta.schema) else _cast_like(out, meta)
 
     def _resolve(self, node: exp.Table) -> Table:
@@ -537,6 +552,10 @@ class QueryEngine:
             meta = data.schema.metadata or {}
             stats.rows_scanned_memory += int(meta.get(b"tsstore.rows_memory", 0))
             stats.rows_scanned_magnetic += int(meta.get(b"tsstore.rows_magnetic", 0))
+            stats.bytes_scanned_memory += int(meta.get(b"tsstore.bytes_memory", 0))
+            stats.bytes_scanned_magnetic += int(meta.get(b"tsstore.bytes_magnetic", 0))
+            stats.partitions_scanned += int(meta.get(b"tsstore.partitions_scanned", 0))
+            stats.partitions_total += int(meta.get(b"tsstore.partitions_total", 0))
             tables[scan.alias] = data
         stats.scan_s = time.perf_counter() - t0
         stats.duckdb_sql = sql
@@ -604,6 +623,29 @@ def _pages(table: pa.Table, max_rows: int, stats: QueryStats) -> Iterator[QueryP
             None if last else f"{token}:{page + 1}",
             stats,
         )
+
+
+def _pruning(table: Table, scan: ScanPlan) -> str:
+    """What a scan would read, from metadata only: magnetic partitions kept and pruned by
+    time, memory runs, and an upper bound of the rows and decoded bytes before the series
+    and row filters."""
+    lo, hi = (None if t is None else int(t.value) for t in scan.time_range)
+    snap = table.magnetic.snapshot()
+    total = len(snap.manifest_partitions())
+    kept = snap.partitions((lo, hi))
+    mag_rows = sum(p.rows for p in kept)
+    view = table.memory.view()
+    floor = snap.watermark if lo is None else max(lo, snap.watermark)
+    runs = [r for r in view.runs if r.tmax >= floor and (hi is None or r.tmin < hi)]
+    mem_rows = sum(r.live_rows for r in runs)
+    measures = scan.measures if scan.measures is not None else list(table.schema.measures)
+    row_bytes = 12 + sum(table.schema.measures[m].dtype.itemsize for m in measures)
+    return (
+        f"magnetic: {len(kept)} of {total} partitions (pruned {total - len(kept)} by time), "
+        f"<= {mag_rows:,} rows; memory: {len(runs)} of {len(view.runs)} runs, "
+        f"<= {mem_rows:,} rows; <= {(mag_rows + mem_rows) * row_bytes / 1e6:.2f} MB to scan "
+        "(decoded, before series and row filters)"
+    )
 
 
 def _column_types(tables: Mapping[str, Table]) -> dict[str, dict[str, str]]:

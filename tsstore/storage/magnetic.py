@@ -420,6 +420,10 @@ class MagneticSnapshot:
         """Points stored in this snapshot."""
         return sum(int(p["rows"]) for p in self._manifest["partitions"].values())
 
+    def manifest_partitions(self) -> list[str]:
+        """Keys of every stored partition (no copy of the manifest)."""
+        return list(self._manifest["partitions"])
+
     def partitions(
         self, time_range: tuple[int | None, int | None] = (None, None)
     ) -> list[PartitionRef]:

@@ -143,6 +143,11 @@ class MagneticPart(ScanPart):
         state["types"] = {m: MeasureType(t) for m, t in state["types"].items()}
         self.__dict__.update(state)
 
+    @property
+    def snapshot(self) -> MagneticSnapshot | None:
+        """The open snapshot in the planning process (None after travelling)."""
+        return self._snapshot
+
     def points(self) -> Points:
         snap = self._snapshot
         if snap is None:

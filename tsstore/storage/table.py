@@ -622,7 +622,10 @@ class Table:
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
         engine's input; :meth:`read` is the sorted, pandas form). The schema metadata
-        ``tsstore.rows_magnetic`` and ``tsstore.rows_memory`` count the rows from each tier.
+        ``tsstore.rows_magnetic`` and ``tsstore.rows_memory`` count the rows from each tier,
+        ``tsstore.bytes_magnetic`` and ``tsstore.bytes_memory`` their decoded bytes, and
+        ``tsstore.partitions_scanned`` / ``tsstore.partitions_total`` the magnetic partitions
+        opened out of those stored (the rest were pruned by time).
 
         Columns: the dimensions (all, or ``dimensions``; dictionary-encoded strings),
         ``measure_name``, ``time`` (``timestamp[ns, UTC]``) and the measures (all, or
@@ -645,7 +648,10 @@ class Table:
             distinct_dictionaries=distinct_dictionaries,
         )
         return table.replace_schema_metadata(
-            {f"tsstore.rows_{tier}": str(n) for tier, n in plan.rows_read.items()}
+            {
+                **{f"tsstore.rows_{tier}": str(n) for tier, n in plan.rows_read.items()},
+                **{f"tsstore.{k}": str(n) for k, n in plan.read_stats.items()},
+            }
         )
 
     def _dims(self, dimensions: Sequence[str] | None) -> list[str]:
@@ -897,6 +903,8 @@ class _ReadPlan:
     filters: tuple[RowFilter, ...] = ()
     #: Rows read so far per tier (for query statistics).
     rows_read: dict[str, int] = field(default_factory=lambda: {"magnetic": 0, "memory": 0})
+    #: Bytes read so far per tier and magnetic partitions opened / pruned (query statistics).
+    read_stats: dict[str, int] = field(default_factory=dict)
 
     def points(
         self,
@@ -913,6 +921,12 @@ class _ReadPlan:
         # The magnetic tier holds only points below its watermark (the invariant), so a range
         # at or above it need not open the snapshot's segments at all.
         below_watermark = start is None or start < self.snap.watermark or self.view is None
+        stats = self.read_stats
+        if magnetic:
+            total = len(self.snap.manifest_partitions())
+            kept = len(self.snap.partitions((start, end))) if below_watermark else 0
+            stats["partitions_total"] = stats.get("partitions_total", 0) + total
+            stats["partitions_scanned"] = stats.get("partitions_scanned", 0) + kept
         if magnetic and below_watermark:
             mag = self.snap.read(
                 time_range=(start, end),
@@ -921,6 +935,7 @@ class _ReadPlan:
                 filters=self.filters,
             )
             self.rows_read["magnetic"] += len(mag)
+            stats["bytes_magnetic"] = stats.get("bytes_magnetic", 0) + mag.nbytes
             parts.append(mag)
         if memory and self.view is not None:
             w = self.snap.watermark
@@ -932,6 +947,7 @@ class _ReadPlan:
                 filters=self.filters,
             )
             self.rows_read["memory"] += len(mem)
+            stats["bytes_memory"] = stats.get("bytes_memory", 0) + mem.nbytes
             parts.append(mem)
         parts = [p for p in parts if len(p)]
         if not parts:
