@@ -124,10 +124,8 @@ PLAN_CACHE_SIZE = 512
 
 @dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A query's plan, kept for its next run: the bound tree, the scans, the tables and the
-    kernel SQL."""
+    """A query's plan, kept for its next run: the scans, the tables and the kernel SQL."""
 
-    ast: exp.Expression
     scans: list[ScanPlan]
     tables: dict[str, Table]
     sql: str
@@ -343,6 +341,7 @@ class QueryEngine:
         scans: list[ScanPlan] = []
         tables: dict[str, Table] = {}
         shared: dict[tuple[str, str], ScanPlan] = {}  # a table read twice is scanned once
+        named = _named_columns(ast)  # columns named anywhere: a superset, right for any reference
         for node, table in zip(nodes, resolved, strict=True):
             key = (table.database, table.name)
             alias = node.alias_or_name
@@ -363,9 +362,8 @@ class QueryEngine:
                     if where is not None
                     else ((None, None), {}, ())
                 )
-                # Columns named anywhere in the query: a superset, right for any reference.
-                measures = _referenced(ast, list(table.schema.measures))
-                used_dims = _referenced(ast, list(table.schema.dimensions))
+                measures = _referenced(named, list(table.schema.measures))
+                used_dims = _referenced(named, list(table.schema.dimensions))
                 alias_name = f"__tsstore_{len(scans)}"
                 scan = ScanPlan(
                     table.full_name, alias_name, rng, dims, measures, used_dims, filters
@@ -489,7 +487,7 @@ class QueryEngine:
         ast: exp.Expression,
         params: Mapping[str, Any] | None,
         stats: QueryStats,
-    ) -> tuple[exp.Expression, list[ScanPlan], dict[str, Table], pd.Timestamp, str]:
+    ) -> tuple[list[ScanPlan], dict[str, Table], pd.Timestamp, str]:
         """The plan and kernel SQL of a query, from the cache of prepared plans when it holds
         one for the same text, parameters and default database, over tables whose schemas
         have not changed since. A plan that depends on ``now()`` (``ago``, ``now``,
@@ -510,17 +508,19 @@ class QueryEngine:
             if hit is not None and hit.valid(self._store):
                 stats.plan_s = time.perf_counter() - t0
                 stats.scans = hit.scans
-                return hit.ast, hit.scans, hit.tables, self._now(), hit.sql
+                return hit.scans, hit.tables, self._now(), hit.sql
         ast, scans, resolved, now = self._plan(ast, params, stats)
-        sql = to_duckdb_sql(ast, now=now, name_columns=True)  # the same now() as the pruning
-        if key is not None and not _uses_now(ast):
-            prepared = _Prepared(ast, scans, resolved, sql)
+        keep = key is not None and not _uses_now(ast)
+        # the same now() as the pruning; the bound tree is ours (a copy): translated in place
+        sql = to_duckdb_sql(ast, now=now, name_columns=True, copy=False)
+        if keep:
+            prepared = _Prepared(scans, resolved, sql)
             with self._plans_lock:
                 self._plans[key] = prepared
                 while len(self._plans) > PLAN_CACHE_SIZE:
                     self._plans.popitem(last=False)
         stats.plan_s = time.perf_counter() - t0
-        return ast, scans, resolved, now, sql
+        return scans, resolved, now, sql
 
     def _run(
         self,
@@ -534,7 +534,7 @@ class QueryEngine:
         if distributed or (distributed is None and active_client() is not None):
             ast, scans, resolved, now = self._plan(ast, params, stats)
             return self._run_dask(ast, scans, resolved, now, as_of, stats)
-        ast, scans, resolved, now, sql = self._prepared(text, ast, params, stats)
+        scans, resolved, now, sql = self._prepared(text, ast, params, stats)
         t0 = time.perf_counter()
         tables: dict[str, pa.Table] = {}
         for scan in scans:
@@ -946,14 +946,20 @@ def _timestamp(text: str) -> pd.Timestamp | None:
         return None
 
 
-def _referenced(ast: exp.Expression, columns: list[str]) -> list[str] | None:
-    """The ``columns`` a query names (None when it needs them all: ``*``)."""
-    for star in ast.find_all(exp.Star):
-        # count(*) names no column; SELECT * and t.* need every column
-        if not isinstance(star.parent, exp.Count):
-            return None
-    names = {c.name for c in ast.find_all(exp.Column)}
-    return [m for m in columns if m in names]
+def _named_columns(ast: exp.Expression) -> set[str] | None:
+    """Names of the columns a query names, in one walk (None when it needs them all: ``*``)."""
+    names: set[str] = set()
+    for node in ast.walk():
+        if isinstance(node, exp.Column):
+            names.add(node.name)
+        elif isinstance(node, exp.Star) and not isinstance(node.parent, exp.Count):
+            return None  # count(*) names no column; SELECT * and t.* need every column
+    return names
+
+
+def _referenced(named: set[str] | None, columns: list[str]) -> list[str] | None:
+    """The ``columns`` among ``named`` (None: every column, for ``*``)."""
+    return None if named is None else [m for m in columns if m in named]
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:

@@ -1037,7 +1037,7 @@ def integer_divisions(
 
 
 def to_duckdb(
-    ast: exp.Expression, *, now: pd.Timestamp, name_columns: bool = False
+    ast: exp.Expression, *, now: pd.Timestamp, name_columns: bool = False, copy: bool = True
 ) -> exp.Expression:
     """Translate a Timestream syntax tree into a DuckDB one.
 
@@ -1051,6 +1051,9 @@ def to_duckdb(
     name_columns : bool, default False
         Name the result's unnamed expressions ``_col<position>`` as Timestream does (the query
         engine asks for it; without it DuckDB names them after their text).
+    copy : bool, default True
+        Translate a copy; False rewrites ``ast`` itself (a caller that owns a copy already
+        saves one).
 
     Returns
     -------
@@ -1065,7 +1068,7 @@ def to_duckdb(
         a ``sequence`` over timestamps without a step, or an interval DuckDB cannot represent.
     """
     ctx = _Context(now)
-    tree = ast.copy()
+    tree = ast.copy() if copy else ast
     _check_functions(tree)
     if tree.find(exp.Div) is not None:
         # Trino divides integers as integers (7 / 2 = 3, truncated), DuckDB's `/` never does:
@@ -1115,7 +1118,9 @@ def _name_columns(tree: exp.Expression) -> None:
         item.replace(exp.alias_(item.copy(), f"_col{i}", quoted=True))
 
 
-def to_duckdb_sql(ast: exp.Expression, *, now: pd.Timestamp, name_columns: bool = False) -> str:
+def to_duckdb_sql(
+    ast: exp.Expression, *, now: pd.Timestamp, name_columns: bool = False, copy: bool = True
+) -> str:
     """Translate a Timestream syntax tree into DuckDB SQL (see :func:`to_duckdb`).
 
     Raises
@@ -1123,7 +1128,7 @@ def to_duckdb_sql(ast: exp.Expression, *, now: pd.Timestamp, name_columns: bool 
     tsstore.errors.QueryError
         As :func:`to_duckdb`, and for constructs sqlglot cannot express in DuckDB's SQL.
     """
-    tree = to_duckdb(ast, now=now, name_columns=name_columns)
+    tree = to_duckdb(ast, now=now, name_columns=name_columns, copy=copy)
     try:
         return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as e:
