@@ -1,0 +1,39 @@
+"""The SQL kernel: one DuckDB connection per thread, in UTC, with the time-series functions."""
+
+from __future__ import annotations
+
+import threading
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from tsstore.query import kernel
+
+
+def test_one_connection_per_thread_in_utc():
+    con = kernel.connection()
+    assert kernel.connection() is con  # cached for the thread
+    assert con.sql("SELECT current_setting('TimeZone')").fetchall() == [("UTC",)]
+    seen = []
+    t = threading.Thread(target=lambda: seen.append(kernel.connection()))
+    t.start()
+    t.join()
+    assert seen[0] is not con  # another thread, another connection
+
+
+def test_time_series_functions_are_installed():
+    con = kernel.connection()
+    names = {r[0] for r in con.sql("SELECT function_name FROM duckdb_functions()").fetchall()}
+    assert any(n.startswith("ts_") for n in names)
+
+
+def test_run_registers_tables_for_one_statement_only():
+    data = pa.table({"x": [1, 2, 3]})
+    assert kernel.run("SELECT sum(x) AS s FROM t", {"t": data}).to_pylist() == [{"s": 6}]
+    with pytest.raises(duckdb.Error):
+        kernel.run("SELECT * FROM t", {})  # unregistered after the statement
+    with pytest.raises(duckdb.Error):
+        kernel.run("SELECT nope FROM t", {"t": data})
+    with pytest.raises(duckdb.Error):
+        kernel.run("SELECT * FROM t", {})  # unregistered after a failed statement too
