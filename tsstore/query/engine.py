@@ -67,6 +67,17 @@ class ScanPlan:
     dimensions: list[str] | None = None  # None: every dimension
     filters: tuple[RowFilter, ...] = ()  # measure comparisons the tiers apply early
 
+    def read_args(self, as_of: object | None) -> dict[str, Any]:
+        """Keyword arguments of ``Table.scan`` / ``Table.scan_parts`` for this scan."""
+        return {
+            "where": self.where or None,
+            "measures": self.measures,
+            "dimensions": self.dimensions,
+            "as_of": as_of,
+            "distinct_dictionaries": False,  # the kernel reads values, not codes
+            "filters": self.filters,
+        }
+
     def describe(self) -> str:
         lo, hi = self.time_range
         rng = f"time in [{lo if lo is not None else '-inf'}, {hi if hi is not None else '+inf'})"
@@ -415,16 +426,7 @@ class QueryEngine:
         when the graph is one task: the result then has the single-stage types already)."""
         t0 = time.perf_counter()
         parts = {
-            s.alias: resolved[s.alias].scan_parts(
-                s.time_range,
-                where=s.where or None,
-                measures=s.measures,
-                dimensions=s.dimensions,
-                as_of=as_of,
-                distinct_dictionaries=False,  # the kernel reads values, not codes
-                filters=s.filters,
-            )
-            for s in scans
+            s.alias: resolved[s.alias].scan_parts(s.time_range, **s.read_args(as_of)) for s in scans
         }
         meta: pa.Table | None
         if all(len(p) <= 1 for p in parts.values()):
@@ -538,15 +540,7 @@ class QueryEngine:
         t0 = time.perf_counter()
         tables: dict[str, pa.Table] = {}
         for scan in scans:
-            data = resolved[scan.alias].scan(
-                scan.time_range,
-                where=scan.where or None,
-                measures=scan.measures,
-                dimensions=scan.dimensions,
-                as_of=as_of,
-                distinct_dictionaries=False,  # the kernel reads values, not codes
-                filters=scan.filters,
-            )
+            data = resolved[scan.alias].scan(scan.time_range, **scan.read_args(as_of))
             stats.rows_scanned += data.num_rows
             stats.bytes_scanned += data.nbytes
             meta = data.schema.metadata or {}
