@@ -330,3 +330,38 @@ def test_nbytes_counts_the_stored_arrays():
     write(tier, make([0, 1], [1, 2], [1.0, 2.0]))
     assert tier.nbytes == 2 * (4 + 8 + 8)
     assert_points_equal(tier.view().read(), tier.view().read(), check_order=True)
+
+
+@given(st.data())
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+def test_reads_by_binary_search_equal_reads_by_masks(data):
+    """Reads find a run's rows per series by binary search or by masks over the whole run
+    (many short series); both give the same rows."""
+    from tsstore.storage import memory
+
+    n_series = data.draw(st.integers(1, 6))
+    lengths = data.draw(st.lists(st.integers(0, 40), min_size=n_series, max_size=n_series))
+    series = np.repeat(np.arange(n_series, dtype=np.int32), lengths)
+    time = np.concatenate([np.sort(np.unique(np.arange(k) * 3)) for k in lengths]).astype(np.int64)
+    keys = keys_frame({"d": [str(i) for i in range(n_series)], MEASURE_NAME: "m"})
+    p = Points(keys, series, time, {"x": time.astype(float)}, {"x": MeasureType.DOUBLE})
+    tier = MemoryTier()
+    if len(p):
+        write(tier, p)
+    start = data.draw(st.none() | st.integers(-5, 130))
+    end = data.draw(st.none() | st.integers(-5, 130))
+    ids = data.draw(st.none() | st.lists(st.integers(0, n_series), max_size=4, unique=True))
+    ids = None if ids is None else np.array(sorted(ids), dtype=np.int32)
+    search_below = data.draw(st.sampled_from([0, memory._MIN_SERIES_ROWS]))  # 0: always search
+    for run in tier.view().runs:
+        saved, memory._MIN_SERIES_ROWS = memory._MIN_SERIES_ROWS, search_below
+        try:
+            rows = memory._rows(run.points, ids, start, end, run)
+        finally:
+            memory._MIN_SERIES_ROWS = saved
+        if rows is None:
+            rows = np.arange(len(run))
+        elif isinstance(rows, slice):
+            rows = np.arange(len(run))[rows]
+        expect = memory._masked(run.points, ids, start, end)
+        assert rows.tolist() == expect.tolist()

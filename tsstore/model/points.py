@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from tsstore.model import arrays
 from tsstore.model.schema import INT64_NULL, MeasureType, empty_column, null_mask
 
 __all__ = ["DEFAULT_VERSION", "MEASURE_NAME", "Points", "keys_frame", "map_keys"]
@@ -113,16 +114,26 @@ class Points:
             return np.full(len(self), DEFAULT_VERSION, dtype=np.int64)
         return self.version
 
-    def take(self, idx: np.ndarray) -> Points:
-        """Rows at positions (or a boolean mask) ``idx``; keys are shared, not copied."""
+    def take(self, idx: np.ndarray, *, pooled: bool = False) -> Points:
+        """Rows at positions (or a boolean mask) ``idx``; keys are shared, not copied.
+
+        ``pooled``: the arrays come from Arrow's memory pool (:mod:`tsstore.model.arrays`),
+        for short-lived reads.
+        """
+        if pooled and idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+
+        def pick(values: np.ndarray) -> np.ndarray:
+            return arrays.take(values, idx) if pooled else values[idx]
+
         return Points(
             keys=self.keys,
-            series=self.series[idx],
-            time=self.time[idx],
-            columns={k: v[idx] for k, v in self.columns.items()},
+            series=pick(self.series),
+            time=pick(self.time),
+            columns={k: pick(v) for k, v in self.columns.items()},
             types=self.types,
-            version=None if self.version is None else self.version[idx],
-            row=None if self.row is None else self.row[idx],
+            version=None if self.version is None else pick(self.version),
+            row=None if self.row is None else pick(self.row),
         )
 
     def sort_order(self) -> np.ndarray:
@@ -142,9 +153,9 @@ class Points:
         ds = np.diff(s)
         return bool(np.all((ds > 0) | ((ds == 0) & (t[1:] >= t[:-1]))))
 
-    def sorted(self) -> Points:
+    def sorted(self, *, pooled: bool = False) -> Points:
         """The rows ordered by (series, time); self when already so."""
-        return self if self.is_sorted() else self.take(self.sort_order())
+        return self if self.is_sorted() else self.take(self.sort_order(), pooled=pooled)
 
     def with_types(self, types: dict[str, MeasureType]) -> Points:
         """The same rows with all-null columns added for measures in ``types`` it lacks."""
@@ -224,11 +235,13 @@ class Points:
         )
 
     @staticmethod
-    def concat(parts: Iterable[Points], keys: pd.DataFrame | None = None) -> Points:
+    def concat(
+        parts: Iterable[Points], keys: pd.DataFrame | None = None, *, pooled: bool = False
+    ) -> Points:
         """Concatenate points that share one key table (pass ``keys``, or they share ``keys``).
 
         A single part comes back with its arrays shared, not copied (Points are not mutated in
-        place anywhere in tsstore).
+        place anywhere in tsstore). ``pooled`` as in :meth:`take`.
         """
         parts = [p for p in parts]
         if not parts:
@@ -255,11 +268,12 @@ class Points:
         row = None
         if all(p.row is not None for p in parts):
             row = np.concatenate([p.row for p in parts])  # type: ignore[misc]
+        cat = arrays.concatenate if pooled else np.concatenate
         return Points(
             keys=keys,
-            series=np.concatenate([p.series for p in parts]).astype(np.int32, copy=False),
-            time=np.concatenate([p.time for p in parts]),
-            columns={k: np.concatenate([p.columns[k] for p in parts]) for k in types},
+            series=cat([p.series for p in parts]).astype(np.int32, copy=False),
+            time=cat([p.time for p in parts]),
+            columns={k: cat([p.columns[k] for p in parts]) for k in types},
             types=types,
             version=version,
             row=row,

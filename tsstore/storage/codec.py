@@ -139,6 +139,8 @@ def _measure_column(values: np.ndarray, mtype: MeasureType) -> pa.Array:
         not len(values) or values.min() != mtype.null
     ):
         mask_or_none = None  # no null: one reduction, no mask allocated (zero-copy below)
+    elif mtype is MeasureType.DOUBLE and (not len(values) or not np.isnan(values.min())):
+        mask_or_none = None  # min() is NaN when any value is: the same test without a mask
     else:
         mask = null_mask(values, mtype)
         mask_or_none = mask if mask.any() else None

@@ -53,6 +53,7 @@ from zarr.core.sync import sync as _zarr_sync
 from zarr.storage import StorePath
 
 from tsstore.errors import CorruptDataError
+from tsstore.model import arrays
 from tsstore.model.points import DEFAULT_VERSION, Points
 from tsstore.model.schema import INT64_NULL, MeasureType, RowFilter
 
@@ -532,7 +533,7 @@ async def gather_rows(
         if rows is None:
             if len(ids) == 1:
                 return chunks[int(ids[0])]
-            return np.concatenate([chunks[c] for c in ids.tolist()])
+            return arrays.concatenate([chunks[c] for c in ids.tolist()])
         lo, hi = int(rows[0]), int(rows[-1]) + 1
         if len(ids) == 1:
             c = int(ids[0])
@@ -542,7 +543,7 @@ async def gather_rows(
             return base[rows - c * cs]
         # Gather chunk by chunk into one output: no concatenation of whole chunks.
         first = chunks[int(ids[0])]
-        out = np.empty(len(rows), dtype=first.dtype)
+        out = arrays.empty(len(rows), first.dtype)
         ends = np.searchsorted(rows, (ids + 1) * cs, side="left").tolist()
         start = 0
         for c, end in zip(ids.tolist(), ends, strict=True):

@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from tsstore.model import arrays
 from tsstore.model.points import MEASURE_NAME, Points
 from tsstore.model.schema import MeasureType, RowFilter
 
@@ -153,6 +155,17 @@ class _Run:
     tmin: int
     tmax: int
     level: int = 0
+    #: Derived lookups, computed on first use (the run itself never changes).
+    cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def series_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """First row and end row of each series of the run (rows are series-sorted)."""
+        bounds = self.cache.get("bounds")
+        if bounds is None:
+            starts = _series_starts(self.points.series) if len(self.points) else np.zeros(0, int)
+            ends = np.append(starts[1:], len(self.points)).astype(np.int64)
+            bounds = self.cache["bounds"] = (starts.astype(np.int64), ends)
+        return bounds
 
     @classmethod
     def build(cls, p: Points, alive: np.ndarray | None = None, level: int = 0) -> _Run:
@@ -232,8 +245,8 @@ class MemoryView:
             parts.append((q if idx is None else _take(q, idx)).with_types(types))
         if not parts:
             return Points.empty(self.keys, types)
-        out = Points.concat(parts, keys=self.keys)
-        return out if len(parts) == 1 else out.sorted()
+        out = Points.concat(parts, keys=self.keys, pooled=True)
+        return out if len(parts) == 1 else out.sorted(pooled=True)
 
     @property
     def rows(self) -> int:
@@ -485,6 +498,11 @@ def _and(mask: np.ndarray | None, other: np.ndarray) -> np.ndarray:
 _SEARCH_SERIES = 4096
 
 
+#: Below this many rows per selected series on average, one pass of masks over a run finds
+#: the rows faster than a binary search per series.
+_MIN_SERIES_ROWS = 64
+
+
 def _rows(
     p: Points, series: np.ndarray | None, start: int | None, end: int | None, run: _Run
 ) -> np.ndarray | slice | None:
@@ -493,50 +511,56 @@ def _rows(
 
     Rows are sorted by (series, time), so each selected series is one slice found by binary
     search, and its time range a sub-slice of it: the cost grows with the series selected,
-    not with the run.
+    not with the run (unless the series are many and short: then masks over the run).
     """
     end = None if end is not None and run.tmax < end else end
     if series is None:
         if start is None and end is None:
             return None
-        if len(p) and int(p.series[0]) == int(p.series[-1]):  # one series: time is sorted
-            a = 0 if start is None else int(np.searchsorted(p.time, start, "left"))
-            b = len(p) if end is None else int(np.searchsorted(p.time, end, "left"))
-            return slice(a, b)
-        mask = np.ones(len(p), dtype=bool)
+        lo, hi = run.series_bounds()
+        if len(lo) * _MIN_SERIES_ROWS > len(p):
+            return _masked(p, None, start, end)
+    else:
+        if len(series) > _SEARCH_SERIES:
+            return _masked(p, series, start, end)
+        lo = np.searchsorted(p.series, series, side="left")
+        hi = np.searchsorted(p.series, series, side="right")
+    slices: list[tuple[int, int]] = []
+    time = p.time
+    for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
+        if b <= a:
+            continue
         if start is not None:
-            mask &= p.time >= start
+            a += int(np.searchsorted(time[a:b], start, "left"))
         if end is not None:
-            mask &= p.time < end
-        return np.flatnonzero(mask)
-    if len(series) > _SEARCH_SERIES:
+            b = a + int(np.searchsorted(time[a:b], end, "left"))
+        if b > a:
+            if slices and slices[-1][1] == a:  # adjacent series: one slice
+                slices[-1] = (slices[-1][0], b)
+            else:
+                slices.append((a, b))
+    if not slices:
+        return slice(0, 0)
+    if len(slices) == 1:
+        return slice(*slices[0])
+    return arrays.concatenate([np.arange(a, b) for a, b in slices])
+
+
+def _masked(p: Points, series: np.ndarray | None, start: int | None, end: int | None) -> np.ndarray:
+    """:func:`_rows` by one pass of masks over the run."""
+    if series is None:
+        mask = np.ones(len(p), dtype=bool)
+    else:
         mask = np.zeros(len(p), dtype=bool)
         lo = np.searchsorted(p.series, series, side="left")
         hi = np.searchsorted(p.series, series, side="right")
         for a, b in zip(lo, hi, strict=True):
             mask[a:b] = True
-        if start is not None:
-            mask &= p.time >= start
-        if end is not None:
-            mask &= p.time < end
-        return np.flatnonzero(mask)
-    lo = np.searchsorted(p.series, series, side="left")
-    hi = np.searchsorted(p.series, series, side="right")
-    slices = []
-    for a, b in zip(lo.tolist(), hi.tolist(), strict=True):
-        if b <= a:
-            continue
-        if start is not None:
-            a += int(np.searchsorted(p.time[a:b], start, "left"))
-        if end is not None:
-            b = a + int(np.searchsorted(p.time[a:b], end, "left"))
-        if b > a:
-            slices.append((a, b))
-    if not slices:
-        return slice(0, 0)
-    if len(slices) == 1:
-        return slice(*slices[0])
-    return np.concatenate([np.arange(a, b) for a, b in slices])
+    if start is not None:
+        mask &= p.time >= start
+    if end is not None:
+        mask &= p.time < end
+    return np.flatnonzero(mask)
 
 
 def _filtered(
@@ -572,7 +596,7 @@ def _take(p: Points, idx: np.ndarray | slice) -> Points:
             None if p.version is None else p.version[idx],
             None if p.row is None else p.row[idx],
         )
-    return p.take(idx)
+    return p.take(idx, pooled=True)
 
 
 #: Level of runs past the merge cap: they never merge again (only compact() merges them).
