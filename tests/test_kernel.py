@@ -37,3 +37,21 @@ def test_run_registers_tables_for_one_statement_only():
         kernel.run("SELECT nope FROM t", {"t": data})
     with pytest.raises(duckdb.Error):
         kernel.run("SELECT * FROM t", {})  # unregistered after a failed statement too
+
+
+def test_small_inputs_run_on_the_single_threaded_connection():
+    import pyarrow as pa
+
+    small = pa.table({"x": list(range(10))})
+    big = pa.table({"x": pa.array(range(kernel.SMALL_INPUT_ROWS))})
+    threads = "SELECT current_setting('threads') AS n, count(*) AS c FROM t"
+    assert kernel.run(threads, {"t": small}).to_pylist() == [{"n": 1, "c": 10}]
+    got = kernel.run(threads, {"t": big}).to_pylist()[0]
+    assert got["c"] == kernel.SMALL_INPUT_ROWS
+    assert (
+        got["n"] == kernel.connection().execute("SELECT current_setting('threads')").fetchall()[0][0]
+    )
+    # both connections are kernel connections: UTC and the time-series functions
+    for con in (kernel.connection(), kernel.connection(single_threaded=True)):
+        assert con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0] == "UTC"
+    assert kernel.connection(single_threaded=True) is kernel.connection(single_threaded=True)
