@@ -48,9 +48,8 @@ def test_small_inputs_run_on_the_single_threaded_connection():
     assert kernel.run(threads, {"t": small}).to_pylist() == [{"n": 1, "c": 10}]
     got = kernel.run(threads, {"t": big}).to_pylist()[0]
     assert got["c"] == kernel.SMALL_INPUT_ROWS
-    assert (
-        got["n"] == kernel.connection().execute("SELECT current_setting('threads')").fetchall()[0][0]
-    )
+    default = kernel.connection().execute("SELECT current_setting('threads')").fetchall()
+    assert got["n"] == default[0][0]
     # both connections are kernel connections: UTC and the time-series functions
     for con in (kernel.connection(), kernel.connection(single_threaded=True)):
         assert con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0] == "UTC"
