@@ -214,6 +214,10 @@ def test_read_filters_time_series_and_measures():
     got = view.read(measures=["nope"])
     assert got.types == {} and len(got) == 6
     assert view.read(time_range=(100, None)).time.tolist() == []
+    # queries read runs as they are (no sort across runs): the same rows
+    loose = view.read(time_range=(20, 50), ordered=False)
+    assert loose.time.tolist() == [20, 30, 40]  # the first run's rows, then the second's
+    assert not view.read(ordered=False).is_sorted() and view.read().is_sorted()
 
 
 def test_drop_before_and_select_before():

@@ -201,9 +201,11 @@ class MemoryView:
         series: np.ndarray | None = None,
         measures: Sequence[str] | None = None,
         filters: Sequence[RowFilter] = (),
+        ordered: bool = True,
     ) -> Points:
         """Points with ``start <= time < end`` of the given series ids, projected to measures,
-        passing every row filter."""
+        passing every row filter; ordered by (series, time) unless ``ordered`` is false (rows
+        of several runs are then concatenated as they are)."""
         start, end = time_range
         parts = []
         types = (
@@ -246,7 +248,7 @@ class MemoryView:
         if not parts:
             return Points.empty(self.keys, types)
         out = Points.concat(parts, keys=self.keys, pooled=True)
-        return out if len(parts) == 1 else out.sorted(pooled=True)
+        return out if len(parts) == 1 or not ordered else out.sorted(pooled=True)
 
     @property
     def rows(self) -> int:

@@ -570,7 +570,7 @@ class Table:
         if plan.view is not None and _overlaps_runs(plan.view, floor, plan.end):
             parts.append(
                 MemoryPart(
-                    functools.partial(plan.points, magnetic=False, memory=True),
+                    functools.partial(plan.points, magnetic=False, memory=True, ordered=False),
                     dims,
                     types,
                     distinct_dictionaries,
@@ -642,7 +642,7 @@ class Table:
         """
         plan = self._read_plan(time_range, where, measures, as_of, filters)
         table = points_to_query_table(
-            plan.points(),
+            plan.points(ordered=False),
             self._dims(dimensions),
             dict(plan.types),
             distinct_dictionaries=distinct_dictionaries,
@@ -913,8 +913,10 @@ class _ReadPlan:
         *,
         magnetic: bool = True,
         memory: bool = True,
+        ordered: bool = True,
     ) -> Points:
-        """The rows in ``[lo, hi)`` (within the plan's range) from the chosen tiers."""
+        """The rows in ``[lo, hi)`` (within the plan's range) from the chosen tiers; each
+        tier's rows ordered by (series, time) unless ``ordered`` is false (queries)."""
         start = self.start if lo is None else (lo if self.start is None else max(lo, self.start))
         end = self.end if hi is None else (hi if self.end is None else min(hi, self.end))
         parts = []
@@ -945,6 +947,7 @@ class _ReadPlan:
                 series=self.series,
                 measures=self.measures,
                 filters=self.filters,
+                ordered=ordered,
             )
             self.rows_read["memory"] += len(mem)
             stats["bytes_memory"] = stats.get("bytes_memory", 0) + mem.nbytes
