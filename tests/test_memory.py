@@ -369,3 +369,17 @@ def test_reads_by_binary_search_equal_reads_by_masks(data):
             rows = np.arange(len(run))[rows]
         expect = memory._masked(run.points, ids, start, end)
         assert rows.tolist() == expect.tolist()
+
+
+def test_reads_say_which_measures_hold_no_null():
+    """A run knows its measures without nulls; reads pass that on (queries skip the scan)."""
+    tier = MemoryTier()
+    b = make([0, 1, 2], [10, 20, 30], [1.0, np.nan, 3.0])
+    b.columns["n"] = np.array([1, 2, 3])
+    b.types["n"] = MeasureType.BIGINT
+    write(tier, b)
+    got = tier.view().read(time_range=(15, None))
+    assert got.nonnull == frozenset({"n"})  # "x" holds a NaN (a null) somewhere in the run
+    assert got.take(np.array([0])).nonnull == frozenset({"n"})
+    both = Points.concat([got, got.with_types({"m": MeasureType.DOUBLE})], keys=got.keys)
+    assert both.nonnull == frozenset({"n"})  # the added all-null "m" is not in it

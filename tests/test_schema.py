@@ -84,3 +84,17 @@ def test_check_names():
         TableSchema.check_names(["time"], [])
     with pytest.raises(ValidationError, match="reserved"):
         TableSchema.check_names([], ["ts_x"])
+
+
+def test_has_null_agrees_with_null_mask():
+    from tsstore.model.schema import has_null, null_mask
+
+    cases = {
+        MeasureType.DOUBLE: [np.array([1.0, 2.0]), np.array([1.0, np.nan])],
+        MeasureType.BIGINT: [np.array([1, 2]), np.array([1, MeasureType.BIGINT.null])],
+        MeasureType.VARCHAR: [np.array(["a"], object), np.array(["a", None], object)],
+    }
+    for mtype, (clean, holed) in cases.items():
+        assert not has_null(clean, mtype) and has_null(holed, mtype)
+        assert has_null(holed, mtype) == bool(null_mask(holed, mtype).any())
+        assert not has_null(clean[:0], mtype)

@@ -75,6 +75,9 @@ class Points:
         ``None`` means every row has :data:`DEFAULT_VERSION`.
     row : ndarray of int64 or None
         Position of each row in the write it came from (to report rejected records).
+    nonnull : frozenset of str
+        Measures known to hold no null (a hint that spares readers a scan for nulls; empty
+        when unknown). Subsets of the rows keep it.
     """
 
     keys: pd.DataFrame
@@ -84,6 +87,7 @@ class Points:
     types: dict[str, MeasureType]
     version: np.ndarray | None = None
     row: np.ndarray | None = None
+    nonnull: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return len(self.time)
@@ -134,6 +138,7 @@ class Points:
             types=self.types,
             version=None if self.version is None else pick(self.version),
             row=None if self.row is None else pick(self.row),
+            nonnull=self.nonnull,
         )
 
     def sort_order(self) -> np.ndarray:
@@ -173,6 +178,7 @@ class Points:
             {**self.types, **missing},
             self.version,
             self.row,
+            self.nonnull,
         )
 
     def remap(self, keys: pd.DataFrame) -> Points:
@@ -189,6 +195,7 @@ class Points:
             self.types,
             self.version,
             self.row,
+            self.nonnull,
         )
 
     @staticmethod
@@ -257,6 +264,7 @@ class Points:
                 p.types,
                 p.version,
                 p.row,
+                p.nonnull,
             )
         types: dict[str, MeasureType] = {}
         for p in parts:
@@ -277,6 +285,7 @@ class Points:
             types=types,
             version=version,
             row=row,
+            nonnull=frozenset.intersection(*(p.nonnull for p in parts)),
         )
 
     def to_pandas(self, *, dimensions: Sequence[str] | None = None) -> pd.DataFrame:

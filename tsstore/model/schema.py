@@ -97,6 +97,19 @@ def empty_column(mtype: MeasureType, n: int) -> np.ndarray:
     return np.full(n, mtype.null, dtype=mtype.dtype)
 
 
+def has_null(values: np.ndarray, mtype: MeasureType) -> bool:
+    """Whether a storage column holds a null, by one reduction where the type allows (no
+    mask allocated): the null of BIGINT and TIMESTAMP is the smallest int64, and ``min()`` of
+    doubles is NaN when any value is."""
+    if not len(values):
+        return False
+    if mtype in (MeasureType.BIGINT, MeasureType.TIMESTAMP):
+        return bool(values.min() == mtype.null)
+    if mtype is MeasureType.DOUBLE:
+        return bool(np.isnan(values.min()))
+    return bool(null_mask(values, mtype).any())
+
+
 def null_mask(values: np.ndarray, mtype: MeasureType) -> np.ndarray:
     """Boolean mask of the nulls of a storage column."""
     if mtype is MeasureType.DOUBLE:

@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow as pa
 
 from tsstore.model.points import MEASURE_NAME, Points, keys_frame
-from tsstore.model.schema import MeasureType, empty_column, null_mask
+from tsstore.model.schema import MeasureType, empty_column, has_null, null_mask
 
 __all__ = [
     "compact_keys",
@@ -133,19 +133,14 @@ def _key_column(
     return pa.DictionaryArray.from_arrays(indices, dictionary, safe=False)  # ids < len(keys)
 
 
-def _measure_column(values: np.ndarray, mtype: MeasureType) -> pa.Array:
-    """A storage column as an Arrow array with real nulls (see tsstore.model.schema)."""
-    if mtype in (MeasureType.BIGINT, MeasureType.TIMESTAMP) and (
-        not len(values) or values.min() != mtype.null
-    ):
-        mask_or_none = None  # no null: one reduction, no mask allocated (zero-copy below)
-    elif mtype is MeasureType.DOUBLE and (not len(values) or not np.isnan(values.min())):
-        mask_or_none = None  # min() is NaN when any value is: the same test without a mask
-    else:
-        mask = null_mask(values, mtype)
-        mask_or_none = mask if mask.any() else None
+def _measure_column(values: np.ndarray, mtype: MeasureType, nonnull: bool = False) -> pa.Array:
+    """A storage column as an Arrow array with real nulls (see tsstore.model.schema);
+    ``nonnull``: the caller knows it holds none (no scan for them)."""
     if mtype is MeasureType.VARCHAR:
-        return pa.array(values, type=pa.string())
+        return pa.array(values, type=pa.string())  # None is null
+    # without nulls no mask is allocated: numbers travel zero-copy below
+    known = nonnull or not has_null(values, mtype)
+    mask_or_none = None if known else null_mask(values, mtype)
     if mtype is MeasureType.BOOLEAN:
         return pa.array(values == 1, type=pa.bool_(), mask=mask_or_none)
     if mtype is MeasureType.TIMESTAMP:
@@ -180,7 +175,7 @@ def points_to_query_table(
     cols["time"] = pa.array(p.time, type=pa.timestamp("ns", tz="UTC"))
     for name, mtype in measures.items():
         if name in p.columns:
-            cols[name] = _measure_column(p.columns[name], mtype)
+            cols[name] = _measure_column(p.columns[name], mtype, name in p.nonnull)
         else:
             cols[name] = _measure_column(empty_column(mtype, n), mtype)
     return pa.table(cols)

@@ -39,7 +39,7 @@ import xarray as xr
 
 from tsstore.model import arrays
 from tsstore.model.points import MEASURE_NAME, Points
-from tsstore.model.schema import MeasureType, RowFilter
+from tsstore.model.schema import MeasureType, RowFilter, has_null
 
 __all__ = ["MemoryTier", "MemoryView", "SeriesRegistry"]
 
@@ -167,6 +167,16 @@ class _Run:
             bounds = self.cache["bounds"] = (starts.astype(np.int64), ends)
         return bounds
 
+    def nonnull(self) -> frozenset[str]:
+        """The run's measures that hold no null (live or not: a superset of the rows' nulls)."""
+        found = self.cache.get("nonnull")
+        if found is None:
+            p = self.points
+            found = self.cache["nonnull"] = frozenset(
+                m for m, col in p.columns.items() if m in p.types and not has_null(col, p.types[m])
+            )
+        return found
+
     @classmethod
     def build(cls, p: Points, alive: np.ndarray | None = None, level: int = 0) -> _Run:
         if alive is not None and alive.all():
@@ -243,6 +253,7 @@ class MemoryView:
                 {m: p.columns[m] for m in types if m in p.columns},
                 types,
                 p.version,
+                nonnull=run.nonnull(),
             )
             parts.append((q if idx is None else _take(q, idx)).with_types(types))
         if not parts:
@@ -597,6 +608,7 @@ def _take(p: Points, idx: np.ndarray | slice) -> Points:
             p.types,
             None if p.version is None else p.version[idx],
             None if p.row is None else p.row[idx],
+            p.nonnull,
         )
     return p.take(idx, pooled=True)
 
