@@ -34,6 +34,20 @@ from tsstore.storage.table import Table, WriteResult
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext tsstore``: the ``%tsql`` / ``%%tsql`` magic (see :mod:`tsstore.magic`)."""
+    from tsstore.magic import load_ipython_extension as load
+
+    load(ipython)  # type: ignore[arg-type]
+
+
+def unload_ipython_extension(ipython: object) -> None:
+    """``%unload_ext tsstore``: close the store the magic opened."""
+    from tsstore.magic import unload_ipython_extension as unload
+
+    unload(ipython)  # type: ignore[arg-type]
+
 __all__ = [
     "AlreadyExistsError",
     "Client",
@@ -53,4 +67,6 @@ __all__ = [
     "WriteResult",
     "__version__",
     "connect",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

@@ -1,0 +1,133 @@
+"""Charts of query results and time series with hvplot, rendered without internet.
+
+hvplot and bokeh load their JavaScript from a CDN by default; a notebook on a machine
+without internet would show empty cells. :func:`offline` makes HoloViews embed the JavaScript
+in the notebook instead (``hv.extension.inline = True`` before hvplot's extension loads), and
+every chart made here goes through it.
+
+Needs the ``viz`` extra (``pip install "tsstore[viz]"``): hvplot, holoviews, bokeh.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from tsstore.plot import chart
+>>> df = pd.DataFrame({"time": pd.date_range("2024-01-01", periods=3, freq="1min"),
+...                    "temperature": [20.5, 21.0, 20.8]})
+>>> chart(df).__class__.__name__
+'Curve'
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from tsstore.errors import ValidationError
+
+__all__ = ["KINDS", "chart", "offline", "time_column"]
+
+#: Chart kinds accepted by :func:`chart` (hvplot's names).
+KINDS = ("line", "scatter", "step", "area", "bar", "barh", "heatmap", "hist", "box", "table")
+
+
+@functools.cache
+def offline() -> None:
+    """Load hvplot for pandas with JavaScript embedded in the notebook (no CDN); once."""
+    try:
+        import holoviews as hv
+    except ImportError as e:  # pragma: no cover - depends on the installed extras
+        raise ImportError(
+            'charts need hvplot: pip install "tsstore[viz]" (hvplot, holoviews, bokeh)'
+        ) from e
+    hv.extension.inline = True
+    import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
+
+
+def time_column(df: pd.DataFrame) -> str | None:
+    """The frame's time column: ``time`` if present, else the first datetime column."""
+    if "time" in df.columns:
+        return "time"
+    for name in df.columns:
+        if pd.api.types.is_datetime64_any_dtype(df[name].dtype):
+            return str(name)
+    return None
+
+
+def chart(
+    df: pd.DataFrame,
+    kind: str = "line",
+    *,
+    x: str | None = None,
+    y: str | Sequence[str] | None = None,
+    by: str | Sequence[str] | None = None,
+    **options: Any,
+) -> Any:
+    """An hvplot chart of a (long-format) time-series frame.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Query result or series frame.
+    kind : str, default "line"
+        One of :data:`KINDS`.
+    x : str, optional
+        Default: the time column (see :func:`time_column`), else the first column.
+    y : str or list of str, optional
+        Default: every numeric column but ``x``.
+    by : str or list of str, optional
+        Columns that split the data into one series each. Default: the string columns (the
+        dimensions of a query result), when there are any and ``y`` is one column.
+    **options
+        Passed to hvplot (``title``, ``width``, ``height``, ``legend`` ...).
+
+    Returns
+    -------
+    holoviews.Element or Overlay
+        Displayed by Jupyter; ``holoviews.render(chart)`` gives the bokeh figure.
+    """
+    if kind not in KINDS:
+        raise ValidationError(f"unknown chart kind {kind!r}; use one of {', '.join(KINDS)}")
+    offline()
+    if kind == "table":
+        return df.hvplot.table(**options)
+    x = x or time_column(df) or (str(df.columns[0]) if len(df.columns) else None)
+    if x is None:
+        raise ValidationError("cannot chart a frame without columns")
+    if x not in df.columns:
+        raise ValidationError(f"x={x!r} is not a column; columns are {list(df.columns)}")
+    if y is None:
+        y = [
+            str(c)
+            for c in df.columns
+            if c != x
+            and pd.api.types.is_numeric_dtype(df[c].dtype)
+            and not pd.api.types.is_bool_dtype(df[c].dtype)
+        ]
+        if not y:
+            raise ValidationError(
+                f"no numeric column to chart against {x!r}; pass y= (columns: {list(df.columns)})"
+            )
+    ys = [y] if isinstance(y, str) else list(y)
+    missing = [c for c in ys if c not in df.columns]
+    if missing:
+        raise ValidationError(f"y columns {missing} are not in the frame: {list(df.columns)}")
+    if by is None and len(ys) == 1:
+        keys = [
+            str(c)
+            for c in df.columns
+            if c not in (x, *ys)
+            and (
+                pd.api.types.is_object_dtype(df[c].dtype)
+                or isinstance(df[c].dtype, pd.CategoricalDtype)
+            )
+        ]
+        by = keys or None
+    if kind == "heatmap":  # time x series, colour = the value
+        rows = [by] if isinstance(by, str) else list(by or [])
+        if len(rows) != 1:
+            raise ValidationError("a heatmap needs one series column: pass by='device_id'")
+        return df.hvplot.heatmap(x=x, y=rows[0], C=ys[0], **options)
+    return getattr(df.hvplot, kind)(x=x, y=ys if len(ys) > 1 else ys[0], by=by, **options)
