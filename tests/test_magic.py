@@ -148,7 +148,7 @@ def test_interrupt_leaves_the_store_untouched(shell, monkeypatch):
         raise KeyboardInterrupt  # what the kernel's stop button raises mid-query
 
     monkeypatch.setattr(kernel, "run", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(UsageError, match=r"query interrupted; .* the store is unchanged"):
         shell.run_line_magic("tsql", "SELECT * FROM metrics")
     monkeypatch.undo()
     after = shell.run_line_magic("tsql", "SELECT * FROM metrics ORDER BY time")

@@ -15,6 +15,7 @@ Examples
 
 from __future__ import annotations
 
+import tsstore.accessor  # noqa: F401  (registers the df.ts and ds.ts accessors)
 from tsstore.client import Client, connect
 from tsstore.errors import (
     AlreadyExistsError,

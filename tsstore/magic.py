@@ -211,6 +211,10 @@ class TsqlMagics(Magics):
                 result = client.query(sql, params, distributed=True if args.distributed else None)
         except TsstoreError as e:
             raise UsageError(str(e)) from None
+        except KeyboardInterrupt:
+            raise UsageError(
+                "query interrupted; a query only reads: the store is unchanged"
+            ) from None
         if output:
             if not output.isidentifier():
                 raise UsageError(f"-o {output!r}: not a Python variable name")

@@ -45,13 +45,20 @@ def connection(*, single_threaded: bool = False) -> duckdb.DuckDBPyConnection:
 def run(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
     """``sql`` over Arrow ``tables`` (registered under their names for this statement only)
     on this thread's connection (the single-threaded one when the inputs are small). Raises
-    ``duckdb.Error`` as DuckDB does; callers word it."""
+    ``duckdb.Error`` as DuckDB does (callers word it), and ``KeyboardInterrupt`` when the
+    statement was interrupted (SIGINT, a notebook's stop button): Python's convention."""
     rows = sum(t.num_rows for t in tables.values())
     con = connection(single_threaded=rows < SMALL_INPUT_ROWS)
     for name, table in tables.items():
         con.register(name, table)
     try:
         return con.sql(sql).to_arrow_table()
+    except duckdb.InterruptException:
+        raise KeyboardInterrupt("query interrupted") from None
+    except RuntimeError as e:  # DuckDB's Arrow stream reports an interrupt this way
+        if "interrupted" in str(e).lower():
+            raise KeyboardInterrupt("query interrupted") from None
+        raise
     finally:
         for name in tables:
             con.unregister(name)
