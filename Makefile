@@ -18,7 +18,8 @@ $(BENCH_STAMP): $(STAMP)
 	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m tsstore demo
+	$(BIN)/python -m tsstore notebook notebooks/02_industrial_iot_monitoring.ipynb \
+		--path tsstore-data --html tsstore-data/02_industrial_iot_monitoring.html
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q tests

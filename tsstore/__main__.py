@@ -73,15 +73,67 @@ def demo(path: str, *, machines: int = 100, fresh: bool = True) -> int:
     return 0
 
 
+#: Tagged cells of a notebook whose text output ``notebook`` prints as the run's summary.
+SUMMARY_TAGS = ("seed-avg", "seed-pressure-columns", "lifecycle", "summary")
+
+
+def run_notebook(path: str, store_path: str, html: str | None, timeout: int = 600) -> int:
+    """Execute a notebook top to bottom in a fresh Jupyter kernel (nbclient) with the store at
+    ``store_path`` (``$TSSTORE_PATH`` in the kernel); print its summary cells; export HTML."""
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    os.environ["TSSTORE_PATH"] = os.path.abspath(store_path)
+    folder = os.path.dirname(os.path.abspath(path))
+    client = nbclient.NotebookClient(
+        nb, kernel_name="python3", timeout=timeout, resources={"metadata": {"path": folder}}
+    )
+    started = time.perf_counter()
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as e:
+        print(f"{path}: a cell failed\n{e}", file=sys.stderr)
+        return 1
+    print(
+        f"{path}: {len(nb.cells)} cells ran in {time.perf_counter() - started:.1f} s "
+        f"on the store at {store_path}"
+    )
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if not any(t in SUMMARY_TAGS for t in tags):
+            continue
+        print(f"\n[{', '.join(tags)}]")
+        for out in cell.get("outputs", []):
+            text = out.get("text") or out.get("data", {}).get("text/plain")
+            if text:
+                print(text if isinstance(text, str) else "".join(text))
+    if html:
+        from nbconvert import HTMLExporter
+
+        body, _ = HTMLExporter().from_notebook_node(nb)
+        os.makedirs(os.path.dirname(os.path.abspath(html)), exist_ok=True)
+        with open(html, "w", encoding="utf-8") as f:
+            f.write(body)
+        print(f"\nexported {html} ({len(body) / 1e6:.1f} MB)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tsstore")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("demo", help="write a day of a simulated factory fleet and read it back")
     p.add_argument("--path", default=os.environ.get("TSSTORE_PATH", "tsstore-data"))
     p.add_argument("--machines", type=int, default=100)
+    n = sub.add_parser("notebook", help="run a notebook headless on a store, print a summary")
+    n.add_argument("notebook", help="path of the .ipynb")
+    n.add_argument("--path", default=os.environ.get("TSSTORE_PATH", "tsstore-data"))
+    n.add_argument("--html", default=None, help="export the executed notebook as HTML here")
     args = parser.parse_args(argv)
     if args.command == "demo":
         return demo(args.path, machines=args.machines)
+    if args.command == "notebook":
+        return run_notebook(args.notebook, args.path, args.html)
     return 2
 
 
