@@ -1,9 +1,12 @@
 """Charts of query results and time series with hvplot, rendered without internet.
 
-hvplot and bokeh load their JavaScript from a CDN by default; a notebook on a machine
-without internet would show empty cells. :func:`offline` makes HoloViews embed the JavaScript
-in the notebook instead (``hv.extension.inline = True`` before hvplot's extension loads), and
-every chart made here goes through it.
+hvplot and bokeh load their JavaScript from a CDN by default, and panel (which hvplot uses)
+its stylesheets; a notebook on a machine without internet would show empty or unstyled cells.
+:func:`offline` makes HoloViews embed the JavaScript in the notebook instead
+(``hv.extension.inline = True`` before hvplot's extension loads) and panel inline its CSS
+(``panel.config.inline = True``); every chart made here goes through it. The browser test
+(``tests/integration/test_browser.py``) refuses every request that is not to 127.0.0.1 and
+checks that none was made.
 
 Needs the ``viz`` extra (``pip install "tsstore[viz]"``): hvplot, holoviews, bokeh.
 
@@ -43,6 +46,24 @@ def offline() -> None:
             'charts need hvplot: pip install "tsstore[viz]" (hvplot, holoviews, bokeh)'
         ) from e
     hv.extension.inline = True
+    try:  # panel (hvplot's dependency) styles its models with CSS files from a CDN unless inline
+        import panel as pn
+        from bokeh.models import UIElement
+        from panel.io.notebook import patch_inline_stylesheets
+        from panel.viewable import Viewable
+    except ImportError:  # pragma: no cover - older hvplot without panel
+        pass
+    else:
+        pn.config.inline = True
+
+        # HoloViews renders charts in a notebook through panel without the inlining step
+        # panel's own display applies; a preprocessing hook (run on every rendered root)
+        # replaces the CDN stylesheets with their text from panel's package.
+        def inline_stylesheets(viewable: Any, root: Any, *_: Any) -> None:
+            for model in root.select({"type": UIElement}):
+                patch_inline_stylesheets(model)
+
+        Viewable._preprocessing_hooks.append(inline_stylesheets)
     import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
 
 
