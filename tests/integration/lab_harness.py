@@ -160,9 +160,13 @@ def open_page(browser: Any, lab: Lab, path: str) -> Any:
 
     context.route("**/*", route)
     page = context.new_page()
-    page.goto(f"{lab.url}/lab/tree/{path}?token={lab.token}")
+    # a workspace of its own: JupyterLab would otherwise reopen the notebooks of earlier pages
+    workspace = path.replace("/", "-").replace(".", "-")
+    page.goto(f"{lab.url}/lab/workspaces/{workspace}/tree/{path}?reset&token={lab.token}")
     page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell", timeout=60_000)
     page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    # notifications (JupyterLab's news prompt) would cover the screenshots
+    page.add_style_tag(content=".Toastify { display: none !important; }")
     # the notebook's kernel is connected and idle (run-all before that runs nothing)
     page.wait_for_function(
         """() => {
@@ -181,18 +185,22 @@ def run_all(page: Any) -> None:
 
 
 class Kernel:
-    """The notebook's kernel, reached through its connection file (kernel-side checks)."""
+    """A notebook's kernel, reached through its connection file (kernel-side checks)."""
 
-    def __init__(self, lab: Lab) -> None:
+    def __init__(self, lab: Lab, notebook: str) -> None:
         from jupyter_client import BlockingKernelClient
 
         deadline = time.monotonic() + 60
-        kernels: list[dict[str, Any]] = []
-        while not kernels:
-            kernels = lab.api("GET", "/api/kernels")
-            if time.monotonic() > deadline:
-                raise RuntimeError("no kernel started")
-            time.sleep(0.2)
+        kernel_id = None
+        while kernel_id is None:
+            for session in lab.api("GET", "/api/sessions"):
+                if session["path"] == notebook and session.get("kernel"):
+                    kernel_id = session["kernel"]["id"]
+            if kernel_id is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no kernel for {notebook}")
+                time.sleep(0.2)
+        kernels = [{"id": kernel_id}]
         path = lab.runtime_dir / f"kernel-{kernels[0]['id']}.json"
         self.client = BlockingKernelClient(connection_file=str(path))
         self.client.load_connection_file()
