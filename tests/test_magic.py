@@ -168,3 +168,12 @@ def test_helpers():
     assert _split_line("--explain") == ("--explain", "")
     assert _split_line("--connect 'a b' --database d") == ("--connect 'a b' --database d", "")
     assert issubclass(TsqlMagics, object)
+
+
+def test_dask_plans_show_a_progress_bar(shell, monkeypatch, capsys):
+    from tsstore import magic
+
+    monkeypatch.setattr(magic, "PROGRESS_AFTER_S", 0.0)
+    got = shell.run_line_magic("tsql", "--distributed SELECT count(*) AS n FROM metrics")
+    assert got["n"].tolist() == [4]
+    assert "100% Completed" in capsys.readouterr().out

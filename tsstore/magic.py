@@ -30,6 +30,7 @@ it with the kernel's interrupt button leaves the store as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -208,7 +209,10 @@ class TsqlMagics(Magics):
             elif args.lazy:
                 result = client.query(sql, params, lazy=True)
             else:
-                result = client.query(sql, params, distributed=True if args.distributed else None)
+                with _progress(args.distributed):
+                    result = client.query(
+                        sql, params, distributed=True if args.distributed else None
+                    )
         except TsstoreError as e:
             raise UsageError(str(e)) from None
         except KeyboardInterrupt:
@@ -263,6 +267,20 @@ def _split_line(line: str) -> tuple[str, str]:
             return line[: tokens[i].start()], line[tokens[i].start() :]
         i += 2 if tok in _VALUED else 1
     return line, ""
+
+
+#: A Dask plan running longer than this shows Dask's progress bar under the cell.
+PROGRESS_AFTER_S = 1.0
+
+
+def _progress(distributed: bool) -> Any:
+    """Dask's progress bar for a query run as a Dask graph on this machine's threads (a
+    ``dask.distributed`` cluster has its own dashboard); nothing for a single-stage query."""
+    if not distributed:
+        return contextlib.nullcontext()
+    from dask.diagnostics import ProgressBar
+
+    return ProgressBar(minimum=PROGRESS_AFTER_S)
 
 
 def _columns(text: str | None) -> list[str] | None:
