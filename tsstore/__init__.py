@@ -49,6 +49,7 @@ def unload_ipython_extension(ipython: object) -> None:
 
     unload(ipython)  # type: ignore[arg-type]
 
+
 __all__ = [
     "AlreadyExistsError",
     "Client",
