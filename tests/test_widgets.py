@@ -474,3 +474,37 @@ def test_latest_table_html_escapes_and_marks():
     text = latest_table_html(latest, series="d", measures=["t"], thresholds={"t": (None, 5)})
     assert 'data-series="&lt;b&gt;"' in text and "<td><b></td>" not in text
     assert text.count("tsstore-alarm") == 1 and "&mdash;" in text
+
+
+def test_first_split_keeps_the_chart_readable(tmp_path):
+    """A large fleet is split by its fewest-valued dimension at first (not 1000 curves)."""
+    from tsstore import widgets
+
+    assert widgets._default_split(["device_id", "factory"], {"device_id": 1000, "factory": 5}) == (
+        "factory",
+    )
+    assert widgets._default_split(["a", "b"], {"a": 3, "b": 4}) == ("a", "b")
+    assert widgets._default_split(["a"], {"a": widgets.MAX_DEFAULT_SERIES + 1}) == ()
+    s = tsstore.connect(tmp_path / "big", lifecycle_interval=None, clock=lambda: NOW)
+    table = s.create_database("plant").create_table("metrics", memory_retention="1d")
+    n = widgets.MAX_DEFAULT_SERIES + 10
+    table.write(
+        pd.DataFrame(
+            {
+                "device_id": [f"d{i}" for i in range(n)],
+                "factory": [f"f{i % 3}" for i in range(n)],
+                "time": [NOW - pd.Timedelta("1min")] * n,
+                "temperature": [float(i) for i in range(n)],
+            }
+        ),
+        dimensions=["device_id", "factory"],
+    )
+    ex = widgets.Explorer(s, database="plant", table="metrics")
+    try:
+        assert ex.by.value == ("factory",)
+        assert sorted(ex.data["factory"].unique()) == ["f0", "f1", "f2"]
+        ex.by.value = ("device_id", "factory")  # the user can still split by every machine
+        assert ex.data["device_id"].nunique() == n
+    finally:
+        ex.close()
+        s.close()

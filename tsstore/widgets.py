@@ -432,6 +432,26 @@ class _View:
 # --------------------------------------------------------------------------------------------
 
 
+#: The Explorer's first chart splits into at most this many series: a fleet of 1000 machines
+#: drawn as 1000 curves takes about 20 s to render and shows nothing readable.
+MAX_DEFAULT_SERIES = 50
+
+
+def _default_split(columns: Sequence[str], cardinality: Mapping[str, int]) -> tuple[str, ...]:
+    """The series columns the Explorer splits by at first: all of them when their values
+    make at most :data:`MAX_DEFAULT_SERIES` series, else the fewest-valued columns whose
+    product stays within it (a fleet is split by factory, not by machine)."""
+    chosen: list[str] = []
+    series = 1
+    for column in sorted(columns, key=lambda c: cardinality.get(c, 0)):
+        n = max(cardinality.get(column, 0), 1)
+        if series * n > MAX_DEFAULT_SERIES:
+            break
+        chosen.append(column)
+        series *= n
+    return tuple(c for c in columns if c in chosen)
+
+
 class Explorer(_View):
     """Pick a table, measures, filters, a time range and a bin size; see the chart and its SQL.
 
@@ -642,9 +662,14 @@ class Explorer(_View):
         columns = _series_columns(table)
         self.measures.options = numeric
         self.measures.value = tuple(chosen)
+        distinct = {c: self._distinct(table, c) for c in columns}
         self.by.options = columns
-        self.by.value = tuple(c for c in old_by if c in columns) if keep_by else tuple(columns)
-        self._set_filters({c: self._distinct(table, c) for c in columns}, keep=keep)
+        self.by.value = (
+            tuple(c for c in old_by if c in columns)
+            if keep_by
+            else _default_split(columns, {c: len(v) for c, v in distinct.items()})
+        )
+        self._set_filters(distinct, keep=keep)
         self._set_time_range(table, keep=keep)
 
     def _distinct(self, table: Table, column: str) -> list[Any]:
