@@ -53,6 +53,7 @@ from tsstore.model.durations import parse_duration
 from tsstore.model.points import MEASURE_NAME
 from tsstore.plot import chart
 from tsstore.query.frames import query_frames
+from tsstore.query.timeseries import solve_tridiagonal
 from tsstore.storage.store import Database, Store
 from tsstore.storage.table import Table, WriteResult
 
@@ -323,22 +324,6 @@ def _grid(binned: pd.DataFrame, lay: _Layout, width: int) -> _Grid:
     return _Grid(out, starts)
 
 
-def _thomas(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Solve the tridiagonal system ``a[i] x[i-1] + b[i] x[i] + c[i] x[i+1] = d[i]``."""
-    n = len(b)
-    cp, dp = np.zeros(n), np.zeros(n)
-    cp[0], dp[0] = c[0] / b[0], d[0] / b[0]
-    for i in range(1, n):
-        m = b[i] - a[i] * cp[i - 1]
-        cp[i] = c[i] / m
-        dp[i] = (d[i] - a[i] * dp[i - 1]) / m
-    x = np.zeros(n)
-    x[-1] = dp[-1]
-    for i in range(n - 2, -1, -1):
-        x[i] = dp[i] - cp[i] * x[i + 1]
-    return x
-
-
 def _natural_spline(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
     """The natural cubic spline through ``(x, y)`` (``x`` increasing, 3 points or more) at
     ``at`` (inside ``[x[0], x[-1]]``)."""
@@ -346,7 +331,7 @@ def _natural_spline(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
     slope = np.diff(y) / h
     n = len(x)
     moments = np.zeros(n)  # second derivatives; 0 at both ends (natural)
-    moments[1:-1] = _thomas(
+    moments[1:-1] = solve_tridiagonal(  # the SQL engine's solver (interpolate_spline_cubic)
         np.concatenate(([0.0], h[1:-1])),
         2.0 * (h[:-1] + h[1:]),
         np.concatenate((h[1:-1], [0.0])),

@@ -50,7 +50,14 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-__all__ = ["KERNEL_NAMES", "MAX_SEQUENCE_LENGTH", "SEQUENCE", "TIMESERIES_TYPE", "install"]
+__all__ = [
+    "KERNEL_NAMES",
+    "MAX_SEQUENCE_LENGTH",
+    "SEQUENCE",
+    "TIMESERIES_TYPE",
+    "install",
+    "solve_tridiagonal",
+]
 
 #: The kernel's type of a Timestream ``timeseries`` of doubles (what interpolations return).
 TIMESERIES_TYPE: Final = 'STRUCT("time" TIMESTAMPTZ_NS, "value" DOUBLE)[]'
@@ -333,7 +340,7 @@ def _linear(points: _Points, rows: Int64Array, times: Int64Array) -> tuple[BoolA
     return exact | between, out
 
 
-def _solve_tridiagonal(a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray) -> FloatArray:
+def solve_tridiagonal(a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArray) -> FloatArray:
     """Solve ``a[i] x[i-1] + b[i] x[i] + c[i] x[i+1] = d[i]`` by cyclic reduction.
 
     ``a[0]`` and ``c[-1]`` are ignored. Each level eliminates the odd unknowns in a few numpy
@@ -363,7 +370,7 @@ def _solve_tridiagonal(a: FloatArray, b: FloatArray, c: FloatArray, d: FloatArra
     d2 = de.copy()
     d2[1:] += alpha[1:] * do[: ne - 1]
     d2[:no] += gamma[:no] * do
-    xe = _solve_tridiagonal(a2, b2, c2, d2)
+    xe = solve_tridiagonal(a2, b2, c2, d2)
     right = np.append(xe, 0.0)[1 : no + 1]
     x = np.empty(n)
     x[0::2] = xe
@@ -399,7 +406,7 @@ def _spline_moments(points: _Points) -> tuple[FloatArray, BoolArray]:
     a[i], c[i] = h[i - 1], h[i]
     b[i] = 2.0 * (h[i - 1] + h[i])
     d[i] = 6.0 * (slope[i] - slope[i - 1])
-    return _solve_tridiagonal(a, b, c, d), good_rows
+    return solve_tridiagonal(a, b, c, d), good_rows
 
 
 def _spline(points: _Points, rows: Int64Array, times: Int64Array) -> tuple[BoolArray, FloatArray]:
