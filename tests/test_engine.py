@@ -166,6 +166,11 @@ def test_errors_name_the_problem(client):
         client.query("SELECT * FROM machine_metric")
     with pytest.raises(QueryError, match="did you mean 'temperature'"):
         client.query("SELECT temprature FROM machine_metrics")
+    with pytest.raises(QueryError, match="'devce_id' does not exist; did you mean 'device_id'"):
+        client.query(
+            "SELECT count(*) FROM machine_metrics a JOIN machine_metrics b "
+            "ON a.devce_id = b.device_id"
+        )
     with pytest.raises(QueryError, match="line 1, column"):
         client.query("SELECT avg(temperature FROM machine_metrics")
     with pytest.raises(QueryError, match="frobnicate"):

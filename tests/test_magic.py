@@ -170,10 +170,16 @@ def test_helpers():
     assert issubclass(TsqlMagics, object)
 
 
-def test_dask_plans_show_a_progress_bar(shell, monkeypatch, capsys):
+@pytest.mark.parametrize("option", ["", "--distributed "])
+def test_queries_show_a_progress_bar(shell, monkeypatch, capsys, option):
     from tsstore import magic
 
     monkeypatch.setattr(magic, "PROGRESS_AFTER_S", 0.0)
-    got = shell.run_line_magic("tsql", "--distributed SELECT count(*) AS n FROM metrics")
+    got = shell.run_line_magic("tsql", f"{option}SELECT count(*) AS n FROM metrics")
     assert got["n"].tolist() == [4]
     assert "100% Completed" in capsys.readouterr().out
+
+
+def test_quick_queries_draw_no_bar(shell, capsys):
+    shell.run_line_magic("tsql", "SELECT count(*) AS n FROM metrics")
+    assert "Completed" not in capsys.readouterr().out

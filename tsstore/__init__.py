@@ -30,6 +30,7 @@ from tsstore.errors import (
     TsstoreError,
     ValidationError,
 )
+from tsstore.query.progress import ProgressBar
 from tsstore.storage.store import Database, Store
 from tsstore.storage.table import Table, WriteResult
 
@@ -59,6 +60,7 @@ __all__ = [
     "FormatVersionError",
     "NotEmptyError",
     "NotFoundError",
+    "ProgressBar",
     "QueryError",
     "RejectedRecordsError",
     "StorageError",

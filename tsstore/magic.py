@@ -30,7 +30,6 @@ it with the kernel's interrupt button leaves the store as it was.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -45,6 +44,7 @@ from tsstore.client import Client, connect
 from tsstore.errors import TsstoreError
 from tsstore.plot import KINDS, chart
 from tsstore.query.dialect import Select, parse_statement
+from tsstore.query.progress import ProgressBar
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -209,7 +209,7 @@ class TsqlMagics(Magics):
             elif args.lazy:
                 result = client.query(sql, params, lazy=True)
             else:
-                with _progress(args.distributed):
+                with ProgressBar(minimum=PROGRESS_AFTER_S):
                     result = client.query(
                         sql, params, distributed=True if args.distributed else None
                     )
@@ -269,18 +269,8 @@ def _split_line(line: str) -> tuple[str, str]:
     return line, ""
 
 
-#: A Dask plan running longer than this shows Dask's progress bar under the cell.
+#: A query running longer than this shows a progress bar under the cell.
 PROGRESS_AFTER_S = 1.0
-
-
-def _progress(distributed: bool) -> Any:
-    """Dask's progress bar for a query run as a Dask graph on this machine's threads (a
-    ``dask.distributed`` cluster has its own dashboard); nothing for a single-stage query."""
-    if not distributed:
-        return contextlib.nullcontext()
-    from dask.diagnostics import ProgressBar
-
-    return ProgressBar(minimum=PROGRESS_AFTER_S)
 
 
 def _columns(text: str | None) -> list[str] | None:

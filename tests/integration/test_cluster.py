@@ -105,3 +105,28 @@ def test_queries_on_worker_processes_s3_store(cluster, fleet, tmp_path, s3_optio
     ) as store:
         _load(store, fleet)
         _check_all(store, fleet, cluster)
+
+
+def test_progress_bar_counts_the_clusters_tasks(cluster, fleet, tmp_path):
+    import io
+    import re
+
+    from tsstore.query.progress import ProgressBar
+
+    with tsstore.connect(
+        tmp_path, clock=lambda: NOW, database="iot", lifecycle_interval=None
+    ) as store:
+        _load(store, fleet)
+        out = io.StringIO()
+        with ProgressBar(minimum=0, dt=0.01, out=out) as bar:
+            got = store.query(QUERIES[0])
+        assert store.last_query_stats.distributed.startswith("partial")
+        want = duckdb_reference({"met": fleet}, QUERIES[0], NOW)
+        assert_results_equal(got, want, ordered=True)
+        shown = [int(p) for p in re.findall(r"(\d+)% Completed", out.getvalue())]
+        assert shown[-1] == 100 and shown == sorted(shown), shown
+        assert bar.last_fraction == 1.0
+        # every future was let go: the cluster holds nothing of the query
+        assert not cluster.futures
+        held = [key for keys in cluster.has_what().values() for key in keys]
+        assert not [key for key in held if "tsstore-" in str(key)], held

@@ -273,6 +273,11 @@ with tsstore.connect(path, lifecycle_interval=None, clock=lambda: NOW) as writer
     ("%%tsql --explain\nSELECT avg(temperature) FROM metrics WHERE time > ago(1h)", ["explain"]),
     ("%%tsql\nSELEC * FROM metrics", ["syntax-error", "raises-exception"]),
     ("%tsql SELECT temperatur FROM metrics", ["column-error", "raises-exception"]),
+    (
+        "import tsstore.magic\ntsstore.magic.PROGRESS_AFTER_S = 0  # draw a quick query's bar\n"
+        "%tsql SELECT count(*) AS n FROM metrics\ntsstore.magic.PROGRESS_AFTER_S = 1.0",
+        ["progress"],
+    ),
     ("before = %tsql SELECT * FROM metrics ORDER BY device, time", []),
     (
         "%%tsql\nSELECT count(*) AS pairs FROM metrics a JOIN metrics b ON a.device = b.device\n"
@@ -320,6 +325,12 @@ def test_magic_in_a_real_kernel(tmp_path: Path, monkeypatch):
     syntax = _short_usage_error(run, "syntax-error")
     assert "line 1, column 1" in syntax and "^" in syntax, syntax
     assert "did you mean" in _short_usage_error(run, "column-error")
+
+    # the progress bar is drawn under the cell, as a stream
+    bar = "".join(
+        o["text"] for o in tagged(run.nb, "progress").outputs if o["output_type"] == "stream"
+    )
+    assert "100% Completed" in bar, tagged(run.nb, "progress").outputs
 
     # the stop button: the query ends with an error naming the interrupt. (DuckDB notices it
     # between tasks: at once, or, when the thread that waits for the result is running a long

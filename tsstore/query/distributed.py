@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from tsstore.errors import QueryError
-from tsstore.query import kernel
+from tsstore.query import kernel, progress
 from tsstore.query.planner import PARTS, Stages
 from tsstore.storage.parts import ScanPart
 
@@ -157,10 +157,37 @@ class DaskQuery:
         """Run the graph: on the active distributed client, else on Dask's threads."""
         client = active_client()
         if client is not None:
+            if progress.active():
+                return self._compute_watched(client)
             return client.get(self.graph, self.key, sync=True)
         from dask.threaded import get
 
         return get(self.graph, self.key)
+
+    def _compute_watched(self, client: Any) -> Result:
+        """Run the graph on ``client``, counting its tasks as their futures finish for the
+        active progress bars. Each future is let go as soon as it is counted, so the cluster
+        frees a task's output when its dependents have run, as without a bar."""
+        from distributed import as_completed
+
+        keys = list(self.graph)
+        futures = client.get(self.graph, keys, sync=False)
+        final = futures[keys.index(self.key)]
+        others = [f for f in futures if f is not final]
+        del futures
+        with progress.tracking(len(keys)) as advance:
+            try:
+                finished = as_completed(others)
+                del others
+                for future in finished:
+                    advance()
+                    future.release()
+                result = final.result()
+                advance()
+                return result
+            except BaseException:
+                final.cancel()
+                raise
 
     def partition_keys(self) -> list[Any]:
         """The fragment keys when the result is their concatenation (a scan with no ORDER BY,

@@ -26,7 +26,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,7 @@ from tsstore.errors import NotFoundError, QueryError
 from tsstore.model.durations import to_utc_timestamp
 from tsstore.model.points import MEASURE_NAME
 from tsstore.model.schema import MeasureType, RowFilter
-from tsstore.query import kernel
+from tsstore.query import kernel, progress
 from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_statement
 from tsstore.query.distributed import DaskQuery, ScanInput, active_client
 from tsstore.query.planner import Stages, split
@@ -537,6 +537,20 @@ class QueryEngine:
             ast, scans, resolved, now = self._plan(ast, params, stats)
             return self._run_dask(ast, scans, resolved, now, as_of, stats)
         scans, resolved, now, sql = self._prepared(text, ast, params, stats)
+        with progress.tracking(len(scans) + 1) as advance:
+            return self._run_single(scans, resolved, sql, as_of, stats, advance)
+
+    def _run_single(
+        self,
+        scans: list[ScanPlan],
+        resolved: dict[str, Table],
+        sql: str,
+        as_of: object | None,
+        stats: QueryStats,
+        advance: Callable[[], None],
+    ) -> pa.Table:
+        """The single-stage plan: scan each table into Arrow, then one kernel statement
+        (``advance`` marks each of these steps done, for a progress bar)."""
         t0 = time.perf_counter()
         tables: dict[str, pa.Table] = {}
         for scan in scans:
@@ -551,6 +565,7 @@ class QueryEngine:
             stats.partitions_scanned += int(meta.get(b"tsstore.partitions_scanned", 0))
             stats.partitions_total += int(meta.get(b"tsstore.partitions_total", 0))
             tables[scan.alias] = data
+            advance()
         stats.scan_s = time.perf_counter() - t0
         stats.duckdb_sql = sql
         t1 = time.perf_counter()
@@ -683,8 +698,10 @@ def _cast_like(table: pa.Table, meta: pa.Table) -> pa.Table:
 def _explain_error(e: Exception, tables: list[Table]) -> str:
     """A kernel error as a user message; unknown columns get "did you mean"."""
     msg = str(e).split("\n")[0]
-    m = re.search(r'[Cc]olumn "([^"]+)" not found', msg) or re.search(
-        r'Referenced column "([^"]+)"', msg
+    m = (
+        re.search(r'[Cc]olumn "([^"]+)" not found', msg)
+        or re.search(r'Referenced column "([^"]+)"', msg)
+        or re.search(r'does not have a column named "([^"]+)"', msg)  # alias.column
     )
     if m:
         names: list[str] = []

@@ -13,7 +13,7 @@ import threading
 import duckdb
 import pyarrow as pa
 
-from tsstore.query import timeseries
+from tsstore.query import progress, timeseries
 from tsstore.query.translate import DUCKDB_SESSION_SQL
 
 __all__ = ["connection", "run"]
@@ -35,6 +35,12 @@ def connection(*, single_threaded: bool = False) -> duckdb.DuckDBPyConnection:
     if con is None:
         con = duckdb.connect()
         con.execute(DUCKDB_SESSION_SQL)
+        # statements track their progress (for tsstore.query.progress; nothing is printed):
+        # no measurable cost on a 13 ms aggregate or a 0.3 ms statement here
+        con.execute(
+            "SET enable_progress_bar = true; SET enable_progress_bar_print = false; "
+            "SET progress_bar_time = 0"
+        )
         if single_threaded:
             con.execute("SET threads = 1")
         timeseries.install(con)
@@ -52,7 +58,8 @@ def run(sql: str, tables: dict[str, pa.Table]) -> pa.Table:
     for name, table in tables.items():
         con.register(name, table)
     try:
-        return con.sql(sql).to_arrow_table()
+        with progress.running(con):
+            return con.sql(sql).to_arrow_table()
     except duckdb.InterruptException:
         raise KeyboardInterrupt("query interrupted") from None
     except RuntimeError as e:  # DuckDB's Arrow stream reports an interrupt this way
