@@ -36,14 +36,16 @@ format: $(STAMP)
 	$(BIN)/ruff format tsstore tests bench
 	$(BIN)/ruff check --fix tsstore tests bench
 
+# The benchmark suite against the peers (bench/suite.py): runs every benchmark, writes JSON to
+# bench/results/ and regenerates docs/performance.md. Server peers are installed with apt-get.
 bench: $(BENCH_STAMP)
-	$(BIN)/python bench/bench_core.py --scale 100 --days 1
+	$(BIN)/python bench/suite.py --size default
 
 bench-full: $(BENCH_STAMP)
-	$(BIN)/python bench/bench_core.py --scale 100 --days 1 --rounds 5 --scale-run
+	$(BIN)/python bench/suite.py --size full
 
 bench-quick: $(BENCH_STAMP)
-	$(BIN)/python bench/bench_core.py --quick
+	$(BIN)/python bench/suite.py --size quick
 
 clean:
 	rm -rf $(VENV) tsstore-data .pytest_cache

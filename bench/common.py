@@ -41,6 +41,8 @@ __all__ = [
 
 #: Where ``write_results`` puts its JSON files.
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+#: Set by ``bench/suite.py``: a file to which ``write_results`` appends each path it writes.
+MANIFEST_ENV = "TSSTORE_BENCH_MANIFEST"
 
 #: Packages whose versions ``machine_info`` records (missing ones are recorded as None).
 VERSIONED_PACKAGES: tuple[str, ...] = (
@@ -334,6 +336,10 @@ def write_results(
     path = out_dir / f"{name}-{stamp}.json"
     path.write_text(text, encoding="utf-8")
     (out_dir / f"{name}-latest.json").write_text(text, encoding="utf-8")
+    manifest = os.environ.get(MANIFEST_ENV)
+    if manifest:  # run by bench/suite.py: say which file this run wrote
+        with open(manifest, "a", encoding="utf-8") as f:
+            f.write(f"{path}\n")
     return path
 
 
