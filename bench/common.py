@@ -56,6 +56,9 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
     "icechunk",
     "arcticdb",
     "duckdb",
+    "chdb",
+    "dask",
+    "sqlglot",
 )
 
 

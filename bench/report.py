@@ -373,6 +373,8 @@ def section_queries(
         key=lambda s: (not s.startswith("tsstore"), s),
     )
     peers = [s for s in systems if not s.startswith("tsstore")]
+    measured = {s for r in results for s in r.get("median_ms", {})}
+    systems = [s for s in systems if s in measured]
     tiers = [s.removeprefix("tsstore-") for s in systems if s.startswith("tsstore")]
     page.add(f"## Queries: {workload} ({label})", stamp(doc, scale))
     not_run = doc.get("not_run") or []
@@ -517,7 +519,68 @@ def section_real(page: Page, doc: Doc, label: str) -> None:
     )
 
 
+def section_iot(page: Page, doc: Doc, label: str) -> None:
+    """TSBS iot (bench_iot): ingest in TSBS's batch order, migration, bytes, 13 query types."""
+    a = doc.get("args", {})
+    what = (
+        f"TSBS iot, {a.get('scale')} trucks x {a.get('days')} day, "
+        f"{doc.get('rows', 0):,} rows, {a.get('windows')} instances per type"
+    )
+    page.add(f"## TSBS iot: trucks ({label})", stamp(doc, what))
+    sim = doc.get("simulation", {})
+    if sim:
+        page.add(
+            f"Data quality as TSBS simulates it: {sim.get('missing_entries', 0):,} entries "
+            f"missing, {sim.get('out_of_order_entries', 0):,} sent out of order, "
+            f"{sim.get('late_rows', 0):,} rows late, {sim.get('zeroed_fields', 0):,} with a "
+            f"missing field, {sim.get('nil_tags', 0):,} with a nil tag."
+        )
+    ing = doc.get("ingest", [])
+    if ing:
+        page.add(
+            "### Ingest, migration, bytes per point",
+            md_table(
+                [
+                    [
+                        r["system"],
+                        r.get("writes"),
+                        r.get("rows_per_s"),
+                        r.get("write_ms"),
+                        None if r.get("mpts_per_s") is None else r["mpts_per_s"] * 1e6,
+                        r.get("bytes_per_point"),
+                    ]
+                    for r in ing
+                ],
+                ["system", "writes", "rows/s", "ms per write", "migration points/s", "bytes/point"],
+            ),
+        )
+        by = {r["system"]: r for r in ing}
+        bulk = by.get("tsstore-bulk")
+        peers = [r for r in ing if not r["system"].startswith("tsstore")]
+        if bulk and peers:
+            best = max(peers, key=lambda r: r["rows_per_s"] or 0)
+            x = bulk["rows_per_s"] / best["rows_per_s"]
+            page.target(
+                f"ingest vs fastest peer, TSBS iot ({label})",
+                f"{fmt(bulk['rows_per_s'])} rows/s = {x:.2f}x {best['system']} (whole frames)",
+                ">= 2x",
+                x >= 2,
+            )
+        mag = by.get("tsstore-magnetic")
+        sizes = {r["system"]: r["bytes_per_point"] for r in peers if r.get("bytes_per_point")}
+        if mag and mag.get("bytes_per_point") and sizes:
+            best = min(sizes, key=sizes.get)
+            page.target(
+                f"bytes/point, TSBS iot ({label})",
+                f"{mag['bytes_per_point']:.2f} vs {best} {sizes[best]:.2f}",
+                "< every peer",
+                mag["bytes_per_point"] < sizes[best],
+            )
+    section_queries(page, doc, label, workload="TSBS iot", scale=what)
+
+
 SECTIONS: dict[str, Callable[[Page, Doc, str], None]] = {
+    "iot": section_iot,
     "real": section_real,
     "core": section_core,
     "queries": section_queries,

@@ -64,6 +64,7 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step("core", "quick", "bench_core.py", ("--quick",), frozenset({"quick"})),
     Step("queries", "quick", "bench_queries.py", ("--quick",), frozenset({"quick"})),
+    Step("iot", "quick", "bench_iot.py", ("--quick",), frozenset({"quick"})),
     Step("real", "quick", "bench_real.py", ("--quick",), frozenset({"quick"})),
     Step(
         "core",
@@ -100,6 +101,7 @@ STEPS: tuple[Step, ...] = (
         ("--scale", "1000", "--days", "1", "--windows", "10"),
         frozenset({"default", "full"}),
     ),
+    Step("iot", "100 trucks", "bench_iot.py", (), frozenset({"default", "full"})),
     Step("real", "all datasets", "bench_real.py", (), frozenset({"default", "full"})),
 )
 
