@@ -134,7 +134,6 @@ BAD = [
         {},
         ["'time'", "NaT at row 1", "drop those rows"],
     ),
-    (frame(d=["a", None], x=[1.0, 2.0]), {}, ["dimension 'd'", "row 1", "fillna"]),
     (frame(d=["a", ""], x=[1.0, 2.0]), {}, ["dimension 'd'", "is empty", "row 1"]),
     (frame(d=["a", "é" * 1025], x=[1.0, 2.0]), {}, ["dimension 'd'", "2050 bytes", "row 1"]),
     (frame(d=["a", "b"], x=[1.0, np.nan]), {}, ["measure 'x'", "row 1", "Float64"]),
@@ -212,6 +211,21 @@ def test_row_labels_name_the_index_too():
     df.index = ["first", "second"]
     with pytest.raises(ValidationError, match=r"row 1 \(index 'second'\)"):
         points_from_frame(df, dimensions=["d"])
+
+
+@pytest.mark.parametrize("missing", [None, np.nan, pd.NA])
+@pytest.mark.parametrize("rows", [4, 5000])  # small frames, and the pointer-grouping path
+def test_missing_dimension_values_are_absent(missing, rows):
+    n = rows
+    a = np.array([f"h{i % 4}" for i in range(n)], dtype=object)
+    b = np.array([missing if i % 4 == 1 else f"r{i % 4}" for i in range(n)], dtype=object)
+    a[2] = missing  # one row with no first dimension either
+    df = pd.DataFrame({"time": T[0] + pd.to_timedelta(np.arange(n), "s"), "a": a, "b": b})
+    p = points_from_frame(df.assign(x=1.0), dimensions=["a", "b"])
+    keys = p.keys.iloc[p.series]
+    assert keys["a"].tolist() == [None if i == 2 else f"h{i % 4}" for i in range(n)]
+    assert keys["b"].tolist() == [None if i % 4 == 1 else f"r{i % 4}" for i in range(n)]
+    assert len(p.keys) == len(p.keys.drop_duplicates())  # one key row per series
 
 
 def test_limits_on_dimensions_and_measures_per_row():

@@ -109,7 +109,6 @@ def test_type_conflict_is_rejected_and_changes_nothing(table):
     ("df", "match"),
     [
         (pd.DataFrame({"time": [NOW, pd.NaT], "d": ["a", "b"], "x": [1.0, 2.0]}), "NaT at row 1"),
-        (pd.DataFrame({"time": [NOW, NOW], "d": ["a", None], "x": [1.0, 2.0]}), "dimension 'd'"),
         (pd.DataFrame({"time": [NOW], "d": ["a"], "x": [np.nan]}), "NaN and inf"),
         (pd.DataFrame({"time": [NOW], "d": ["a"], "x": [np.inf]}), "NaN and inf"),
         (pd.DataFrame({"time": [NOW, NOW], "d": ["a", "b"], "x": [1, "a"]}), "mixes types"),
@@ -125,6 +124,47 @@ def test_bad_frames_raise_and_store_nothing(table, df, match):
     with pytest.raises(ValidationError, match=match):
         table.write(df, dimensions=["d"])
     assert len(table.read()) == 1
+
+
+def test_missing_dimension_values_are_absent_dimensions_as_in_records(table, tmp_path):
+    """A None/NaN in a dimension column is a point without that dimension, as a record that
+    does not list it (TSBS's nil tags): one write, the same series as write_records makes."""
+    t0 = NOW - pd.Timedelta("1h")
+    df = pd.DataFrame(
+        {
+            "time": [t0, t0, t0 + pd.Timedelta("1s"), t0],
+            "truck": ["t1", "t2", "t2", None],
+            "driver": ["ann", None, np.nan, "bob"],
+            "speed": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    result = table.write(df, dimensions=["truck", "driver"])
+    assert result.records_ingested["Total"] == 4
+    got = table.read().sort_values("speed", ignore_index=True)
+    assert got["truck"].tolist() == ["t1", "t2", "t2", None]
+    assert got["driver"].tolist() == ["ann", None, None, "bob"]
+    # ... the same series as the records path: one series for t2's two points
+    with tsstore.connect(tmp_path / "records", clock=lambda: NOW, lifecycle_interval=None) as c:
+        other = c.create_database("db1").create_table("tbl", memory_retention="2h")
+        records = [
+            {
+                "Dimensions": [
+                    {"Name": k, "Value": str(row[k])}
+                    for k in ("truck", "driver")
+                    if isinstance(row[k], str)
+                ],
+                "MeasureName": "m",
+                "MeasureValueType": "MULTI",
+                "MeasureValues": [{"Name": "speed", "Value": str(row["speed"]), "Type": "DOUBLE"}],
+                "Time": str(row["time"].value // 1_000_000),
+            }
+            for _, row in df.iterrows()
+        ]
+        other.write_records(records, errors="raise")
+        want = other.read().sort_values("speed", ignore_index=True)
+        assert want["truck"].tolist() == got["truck"].tolist()
+        assert want["driver"].tolist() == got["driver"].tolist()
+    assert table.describe()["series"] == 3  # (t1, ann), (t2, -) with two points, (-, bob)
 
 
 def test_too_many_dimensions(table):

@@ -239,16 +239,15 @@ def _dimension_values(
 ) -> list[str]:
     """The stored strings of a factorized dimension column, checked.
 
-    Values are compared after conversion to ``str`` (``1`` and ``"1"`` are one series); missing,
-    empty and over-2-KB values are refused, as Timestream refuses them. ``rows`` maps positions
+    Values are compared after conversion to ``str`` (``1`` and ``"1"`` are one series); empty
+    and over-2-KB values are refused, as Timestream refuses them. Missing values (code ``-1``)
+    are absent dimensions: callers map them to ``None``. ``rows`` maps positions
     of ``raw`` to rows of ``df`` (default: the same).
     """
 
     def row(pos: int) -> int:
         return pos if rows is None else int(rows[pos])
 
-    if len(raw) and raw.min() < 0:
-        _raise_missing_dimension(df, col, row(int(np.argmax(raw < 0))))
     strings = [str(v) for v in np.asarray(uniques, dtype=object)]
     for k, v in enumerate(strings):
         if "\x00" in v:
@@ -269,11 +268,10 @@ def _dimension_values(
     return strings
 
 
-def _raise_missing_dimension(df: pd.DataFrame, d: str, pos: int) -> None:
-    raise ValidationError(
-        f"dimension {d!r} has no value at {_row_label(df, pos)}; every point needs all of "
-        f"its dimensions: fill them (df[{d!r}].fillna('unknown')) or drop those rows"
-    )
+def _with_absent(strings: list[str]) -> np.ndarray:
+    """The stored values of a dimension and, last, ``None`` (absent): indexing it with the
+    codes of a factorization (``-1`` for a missing value) gives each row's key value."""
+    return np.asarray([*strings, None], dtype=object)
 
 
 def _factorize_exact(values: np.ndarray | pd.Series) -> tuple[np.ndarray, object]:
@@ -311,14 +309,19 @@ def _factorize_objects(s: pd.Series) -> tuple[np.ndarray, object]:
     return _factorize_exact(s)
 
 
-def _dimension_codes(df: pd.DataFrame, col: str) -> tuple[np.ndarray, list[str]]:
-    """Codes (0..k-1, in order of first appearance) and distinct stored values of a column."""
+def _dimension_codes(df: pd.DataFrame, col: str) -> tuple[np.ndarray, list[str | None]]:
+    """Codes (0..k-1, in order of first appearance) and distinct stored values of a column;
+    a missing value (an absent dimension, as in a record without it) is the value ``None``."""
     raw, uniques = _factorize_objects(df[col])
     strings = _dimension_values(df, col, raw, uniques)
     codes, values = _factorize_exact(np.asarray(strings, dtype=object))
-    if len(values) == len(strings):  # no two raw values share a string: codes are raw
-        return raw, list(values)
-    return codes[raw], list(values)
+    if len(values) != len(strings):  # raw values sharing a string: renumber
+        raw = np.where(raw < 0, -1, codes[raw])
+    if len(raw) and raw.min() < 0:  # absent: one more value, numbered where it first appears
+        codes, order = pd.factorize(np.where(raw < 0, len(values), raw))
+        every = [*values, None]
+        return codes, [every[i] for i in order]
+    return raw, list(values)
 
 
 def _first_rows(codes: np.ndarray) -> np.ndarray:
@@ -375,7 +378,7 @@ def _factorize_keys(df: pd.DataFrame, key_cols: list[str]) -> tuple[np.ndarray, 
         if vals is not None and len(first) and _follows(vals, codes, first):
             inv, uniq = _factorize_exact(vals[first])
             strings = _dimension_values(df, col, inv, uniq, rows=first)
-            keys[col] = np.asarray(strings, dtype=object)[inv]
+            keys[col] = _with_absent(strings)[inv]
             continue
         c, strings = _dimension_codes(df, col)
         card = len(strings)
@@ -392,8 +395,14 @@ def _factorize_keys(df: pd.DataFrame, key_cols: list[str]) -> tuple[np.ndarray, 
 
 
 def _key_at(df: pd.DataFrame, col: str, rows: np.ndarray) -> np.ndarray:
-    """Stored strings of column ``col`` at ``rows`` (values already checked)."""
-    return np.asarray([str(v) for v in df[col].to_numpy(dtype=object)[rows]], dtype=object)
+    """Stored strings of column ``col`` at ``rows`` (values already checked; None: absent)."""
+    values = df[col].to_numpy(dtype=object)[rows]
+    return np.asarray([None if _missing(v) else str(v) for v in values], dtype=object)
+
+
+def _missing(v: object) -> bool:
+    """Whether a dimension cell holds no value (None, NaN, NA, NaT)."""
+    return v is None or (not isinstance(v, str) and bool(pd.isna(v)))
 
 
 def points_from_frame(
@@ -412,7 +421,8 @@ def points_from_frame(
     df : DataFrame
         One row per point: a time column, dimension columns, and measure columns.
     dimensions : sequence of str
-        Columns that identify a series (stored as strings; every row needs a value).
+        Columns that identify a series (stored as strings). A missing value (None, NaN) is
+        an absent dimension, as in a record that does not list it.
     time : str
         The time column: datetime64 (tz-naive is taken as UTC, tz-aware is converted).
     measure_name : str, optional
@@ -456,7 +466,7 @@ def points_from_frame(
         validate_column_name(measure_name, "measure")
 
     t = time_to_ns(df[time], time)
-    series, keys = _factorize_keys(df, dims)  # refuses missing, empty and over-long values
+    series, keys = _factorize_keys(df, dims)  # refuses empty and over-long values
     types = {m: infer_measure_type(df[m], m) for m in meas}
     columns = {m: _measure_column(df, m, types[m]) for m in meas}
     _check_measure_counts(df, columns, types)
