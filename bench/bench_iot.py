@@ -15,12 +15,10 @@ Phases
     1. **ingest**: the rows in TSBS's emission order, cut into loader batches of
        ``--batch-size`` entries (``tsbs_load``'s default, 10,000), each batch written with
        ``table.write`` to ``readings`` and ``diagnostics`` (tags as dimensions), so out-of-order
-       and late rows arrive as they would. A nil tag becomes an *absent dimension*, as in
-       Timestream: the rows of a batch with tag ``k`` nil are written in their own ``write``
-       call whose ``dimensions`` leave ``k`` out (tsstore refuses missing dimension values
-       in a frame; an absent dimension reads back as NULL). The split is prepared untimed;
-       rows/s = rows / seconds of all ``write`` calls (durable: WAL fsynced per call), each
-       call timed on its own so that the nil-tag calls are reported apart. Also
+       and late rows arrive as they would. A nil tag is a missing value in its column, which
+       ``write`` takes as an *absent dimension*, as Timestream takes a record that does not
+       list it (it reads back as NULL): one ``write`` per table and batch. Rows/s = rows /
+       seconds of all ``write`` calls (durable: WAL fsynced per call). Also
        ``tsstore-bulk``: the whole frames, one ``write`` per table and dimension set. Each on
        a fresh store (one per tier), after an untimed warm-up into a store thrown away.
        DuckDB's and chDB's bulk loads (below) are shown for reference.
@@ -421,16 +419,12 @@ def _nil_tag(df: pd.DataFrame) -> np.ndarray:
 
 
 def split_by_dimensions(table: str, df: pd.DataFrame, nil: np.ndarray) -> list[Write]:
-    """``df`` as ``write`` calls: rows with all tags, then per nil tag the rows without it,
-    that tag left out of the frame and of ``dimensions`` (an absent dimension reads as NULL)."""
-    out: list[Write] = []
-    for k in np.unique(nil):
-        rows = df[nil == k] if (nil != k).any() else df
-        dims = [t for i, t in enumerate(TAGS) if i != k]
-        if k >= 0:
-            rows = rows.drop(columns=[TAGS[k]])
-        out.append((table, rows, dims))
-    return out
+    """``df`` as ``write`` calls: one, with every tag a dimension. A nil tag is a missing
+    value, which ``write`` takes as an absent dimension (it reads back as NULL), as Timestream
+    takes a record that does not list it. (``nil``, each row's nil tag, is kept for the
+    statistics of the data.)"""
+    del nil
+    return [(table, df, list(TAGS))]
 
 
 def plan_writes(data: IotData, batch_size: int | None) -> list[Write]:
