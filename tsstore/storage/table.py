@@ -186,7 +186,8 @@ class Table:
         ----------
         df : DataFrame
         dimensions : sequence of str
-            Columns identifying a series (e.g. ``["device_id", "factory"]``).
+            Columns identifying a series (e.g. ``["device_id", "factory"]``). A missing value
+            (None, NaN) is an absent dimension, as in a record that does not list it.
         time : str, default "time"
             Time column; tz-naive times are UTC.
         measure_name : str, optional
@@ -207,7 +208,7 @@ class Table:
         Raises
         ------
         ValidationError
-            Bad rows (NaN/NaT time, missing dimensions, NaN/inf measures, mixed types, reserved
+            Bad rows (NaN/NaT time, empty dimension values, NaN/inf measures, mixed types, reserved
             names), a time outside the ingestion window, or a measure type conflict.
 
         Examples
@@ -842,8 +843,16 @@ def _applied_lsn(magnetic: MagneticTier) -> int:
 
 def _billed_bytes(p: Points) -> int:
     """Bytes as Timestream bills ingestion: time, dimension values, measure names and values."""
-    key_bytes = p.keys.map(lambda v: 0 if v is None else len(str(v))).sum(axis=1).to_numpy()
-    per_row = key_bytes[p.series].sum() if len(p) else 0
+    if not len(p):
+        return 0
+    key_bytes = np.zeros(len(p.keys), dtype=np.int64)
+    for column in p.keys.columns:  # per key column, not per cell (a few columns, many rows)
+        key_bytes += np.fromiter(
+            (0 if v is None else len(str(v)) for v in p.keys[column].to_numpy(dtype=object)),
+            dtype=np.int64,
+            count=len(p.keys),
+        )
+    per_row = int(np.bincount(p.series, minlength=len(key_bytes)) @ key_bytes)
     return int(8 * len(p) + per_row + 8 * len(p) * len(p.columns))
 
 
