@@ -579,7 +579,82 @@ def section_iot(page: Page, doc: Doc, label: str) -> None:
     section_queries(page, doc, label, workload="TSBS iot", scale=what)
 
 
+def section_mixed(page: Page, doc: Doc, label: str) -> None:
+    """Mixed load (bench_mixed): ingest rate and query p95 under contention vs idle."""
+    a = doc.get("args", {})
+    goal = doc.get("targets", {})
+    what = (
+        f"TSBS cpu-only, scale {a.get('scale')}, {a.get('rounds')} rounds x "
+        f"{a.get('seconds')} s per phase, lifecycle every {a.get('lifecycle_interval')}"
+    )
+    page.add(f"## Mixed load: queries while ingest runs ({label})", stamp(doc, what))
+    systems = doc.get("systems", {})
+    rows = []
+    for name, sysdoc in systems.items():
+        summ = sysdoc.get("summary", {})
+        ing = summ.get("ingest", {})
+        worst = summ.get("summary", {})
+        rows.append(
+            [
+                name,
+                sysdoc.get("description", ""),
+                ing.get("idle_rows_s"),
+                ing.get("mixed_rows_s"),
+                ratio(ing.get("ratio")),
+                f"{ratio(worst.get('worst_p95_ratio'))} ({worst.get('worst_type', '-')})",
+            ]
+        )
+    page.add(
+        md_table(
+            rows,
+            [
+                "system",
+                "how",
+                "ingest alone rows/s",
+                "under queries",
+                "ratio",
+                "worst query p95 mixed / alone",
+            ],
+        )
+    )
+    for name, sysdoc in systems.items():
+        if not name.startswith("tsstore"):
+            continue
+        summ = sysdoc.get("summary", {})
+        qrows = [
+            [
+                q["type"],
+                q.get("idle_median_ms"),
+                q.get("idle_p95_ms"),
+                q.get("mixed_median_ms"),
+                q.get("mixed_p95_ms"),
+                ratio(q.get("p95_ratio")),
+            ]
+            for q in summ.get("queries", [])
+        ]
+        page.add(
+            f"### {name}: query latency alone and under ingest (ms)",
+            md_table(
+                qrows,
+                ["type", "median alone", "p95 alone", "median mixed", "p95 mixed", "p95 ratio"],
+            ),
+        )
+        worst = summ.get("summary", {})
+        ing = summ.get("ingest", {})
+        if worst and ing:
+            ok_p95 = worst.get("worst_p95_ratio", 99) <= goal.get("p95_ratio_max", 2.0)
+            ok_rate = ing.get("ratio", 0) >= goal.get("rate_ratio_min", 0.5)
+            page.target(
+                f"mixed load, {name} ({label})",
+                f"p95 x{worst.get('worst_p95_ratio', float('nan')):.2f} "
+                f"({worst.get('worst_type')}), ingest x{ing.get('ratio', float('nan')):.2f}",
+                "p95 <= 2x idle, ingest >= 0.5x idle",
+                ok_p95 and ok_rate,
+            )
+
+
 SECTIONS: dict[str, Callable[[Page, Doc, str], None]] = {
+    "mixed": section_mixed,
     "iot": section_iot,
     "real": section_real,
     "core": section_core,

@@ -66,6 +66,7 @@ STEPS: tuple[Step, ...] = (
     Step("queries", "quick", "bench_queries.py", ("--quick",), frozenset({"quick"})),
     Step("iot", "quick", "bench_iot.py", ("--quick",), frozenset({"quick"})),
     Step("real", "quick", "bench_real.py", ("--quick",), frozenset({"quick"})),
+    Step("mixed", "quick", "bench_mixed.py", ("--quick",), frozenset({"quick"})),
     Step(
         "core",
         "scale 100",
@@ -103,6 +104,7 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("iot", "100 trucks", "bench_iot.py", (), frozenset({"default", "full"})),
     Step("real", "all datasets", "bench_real.py", (), frozenset({"default", "full"})),
+    Step("mixed", "scale 100", "bench_mixed.py", (), frozenset({"default", "full"})),
 )
 
 
