@@ -31,7 +31,11 @@ def fleet() -> pd.DataFrame:
 def client(tmp_path_factory, fleet):
     path = tmp_path_factory.mktemp("distributed")
     c = tsstore.connect(path, clock=lambda: NOW, database="iot", lifecycle_interval=None)
-    t = c.create_database("iot").create_table("met", memory_retention="1d")
+    t = c.create_database("iot").create_table(
+        "met",
+        memory_retention="1d",
+        partition_duration="1d",  # 12 day partitions, by design
+    )
     t.write(fleet, dimensions=["device_id", "factory"])
     c.run_lifecycle()
     assert len(t.magnetic.snapshot().partitions()) > FAN_IN

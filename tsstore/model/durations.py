@@ -13,11 +13,15 @@ import pandas as pd
 from tsstore.errors import ValidationError
 
 __all__ = [
+    "AUTO",
     "MAGNETIC_RETENTION_BOUNDS",
     "MEMORY_RETENTION_BOUNDS",
+    "PARTITION_DURATION_BOUNDS",
     "Retention",
     "format_duration",
+    "format_partition_duration",
     "parse_duration",
+    "parse_partition_duration",
     "to_utc_timestamp",
 ]
 
@@ -38,6 +42,10 @@ _MAX_NS = np.iinfo(np.int64).max
 MEMORY_RETENTION_BOUNDS = (pd.Timedelta(hours=1), pd.Timedelta(hours=8766))
 #: Timestream's bounds on the magnetic store retention.
 MAGNETIC_RETENTION_BOUNDS = (pd.Timedelta(days=1), pd.Timedelta(days=73000))
+#: Bounds on a table's explicit magnetic partition width (``partition_duration``).
+PARTITION_DURATION_BOUNDS = (pd.Timedelta(hours=1), pd.Timedelta(days=366))
+#: ``partition_duration="auto"``: the magnetic tier chooses the width from the data.
+AUTO = "auto"
 
 
 def parse_duration(value: object, what: str = "duration") -> pd.Timedelta:
@@ -101,6 +109,44 @@ def format_duration(td: pd.Timedelta, unit: str | None = None) -> str:
         if ns % _UNITS[unit] == 0:
             return f"{ns // _UNITS[unit]}{unit}"
     return f"{ns}ns"
+
+
+def parse_partition_duration(value: object) -> pd.Timedelta | None:
+    """Parse a table's ``partition_duration``: ``"auto"`` (None) or a duration of 1 h to 366 d.
+
+    Raises
+    ------
+    ValidationError
+        Neither ``"auto"`` nor a duration, or a duration out of bounds.
+
+    Examples
+    --------
+    >>> parse_partition_duration("7d")
+    Timedelta('7 days 00:00:00')
+    >>> parse_partition_duration("auto") is None
+    True
+    """
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return None
+    if not isinstance(value, str | pd.Timedelta | timedelta | np.timedelta64):
+        raise ValidationError(
+            f"partition_duration {value!r} is not 'auto' or a duration; write 'auto' (the "
+            "default: chosen from the data) or a width such as '1d', '7d' or '12h'"
+        )
+    td = parse_duration(value, "partition_duration")
+    lo, hi = PARTITION_DURATION_BOUNDS
+    if not lo <= td <= hi:
+        raise ValidationError(
+            f"partition_duration {format_duration(td)} is out of bounds; choose between "
+            f"{format_duration(lo)} and {format_duration(hi)} (e.g. '1d' for dense tables, "
+            "'30d' for sparse ones), or 'auto'"
+        )
+    return td
+
+
+def format_partition_duration(td: pd.Timedelta | None) -> str:
+    """``"auto"`` for None, else the duration's shortest spelling (``"7d"``, ``"12h"``)."""
+    return AUTO if td is None else format_duration(td)
 
 
 def to_utc_timestamp(value: object, what: str = "time") -> pd.Timestamp:

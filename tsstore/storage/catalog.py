@@ -17,8 +17,12 @@ from typing import Any
 import fsspec
 import pandas as pd
 
-from tsstore.errors import CorruptDataError, FormatVersionError, StorageError
-from tsstore.model.durations import Retention
+from tsstore.errors import CorruptDataError, FormatVersionError, StorageError, ValidationError
+from tsstore.model.durations import (
+    Retention,
+    format_partition_duration,
+    parse_partition_duration,
+)
 from tsstore.model.schema import TableSchema
 
 __all__ = ["CATALOG_FORMAT_VERSION", "Catalog", "TableEntry"]
@@ -30,7 +34,12 @@ _KIND = "tsstore-catalog"
 
 @dataclass(frozen=True, slots=True)
 class TableEntry:
-    """A table as the catalog records it."""
+    """A table as the catalog records it.
+
+    ``partition_duration`` is the magnetic partition width asked for at creation: None for
+    ``"auto"`` (the magnetic tier chooses it from the first points it stores), else a
+    duration. The width in use is the magnetic manifest's.
+    """
 
     id: str
     name: str
@@ -40,9 +49,17 @@ class TableEntry:
     schema: TableSchema = field(default_factory=TableSchema)
     created: str = ""
     bytes_ingested: int = 0
+    partition_duration: pd.Timedelta | None = None
 
     @classmethod
-    def new(cls, database: str, name: str, retention: Retention, magnetic_store_writes: bool):
+    def new(
+        cls,
+        database: str,
+        name: str,
+        retention: Retention,
+        magnetic_store_writes: bool,
+        partition_duration: pd.Timedelta | None = None,
+    ) -> TableEntry:
         return cls(
             id=uuid.uuid4().hex,
             name=name,
@@ -50,6 +67,7 @@ class TableEntry:
             retention=retention,
             magnetic_store_writes=magnetic_store_writes,
             created=pd.Timestamp.now(tz="UTC").isoformat(),
+            partition_duration=partition_duration,
         )
 
     def with_(self, **changes: Any) -> TableEntry:
@@ -62,12 +80,17 @@ class TableEntry:
             "memory_retention": self.retention.to_json()["memory"],
             "magnetic_retention": self.retention.to_json()["magnetic"],
             "magnetic_store_writes": self.magnetic_store_writes,
+            "partition_duration": format_partition_duration(self.partition_duration),
             "schema": self.schema.to_json(),
             "bytes_ingested": self.bytes_ingested,
         }
 
     @classmethod
     def from_json(cls, database: str, name: str, obj: dict[str, Any]) -> TableEntry:
+        try:  # absent in catalogs written before the field existed: "auto"
+            partition = parse_partition_duration(obj.get("partition_duration", "auto"))
+        except ValidationError as e:
+            raise CorruptDataError(f"table {database}.{name} in the catalog: {e}") from e
         return cls(
             id=obj["id"],
             name=name,
@@ -77,6 +100,7 @@ class TableEntry:
             schema=TableSchema.from_json(obj.get("schema", {})),
             created=obj.get("created", ""),
             bytes_ingested=int(obj.get("bytes_ingested", 0)),
+            partition_duration=partition,
         )
 
 

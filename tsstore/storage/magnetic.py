@@ -1,6 +1,8 @@
 """The magnetic tier: one icechunk repository per table, partitioned by time into segments.
 
-Points are partitioned by time into buckets of ``partition_duration_ns`` aligned to the epoch.
+Points are partitioned by time into buckets of ``partition_duration_ns`` aligned to the epoch:
+fixed at creation, or (``AUTO``) chosen from the density of the first points the tier stores,
+in the commit that stores them (:func:`partition_ns_for`).
 A partition holds one or more *segments*; a segment is a Zarr group of points sorted by
 ``(series, time)`` in a contiguous ragged layout (``keys/*``, ``series_offsets``,
 ``series_tmin``, ``series_tmax``, ``time``, ``measures/*``, ``dicts/*``, optional ``version``).
@@ -62,18 +64,36 @@ from tsstore.storage.objectstore import (
 )
 
 __all__ = [
+    "AUTO",
+    "AUTO_PARTITION_CANDIDATES_NS",
     "DEFAULT_PARTITION_NS",
     "FORMAT_VERSION",
     "MagneticSnapshot",
     "MagneticTier",
     "PartitionRef",
+    "choose_partition_ns",
     "open_storage",
+    "partition_ns_for",
 ]
 
 #: The manifest format this code writes and the newest it reads.
 FORMAT_VERSION = 1
 #: Default partition duration: one day, aligned to the epoch.
 DEFAULT_PARTITION_NS = 86_400 * 10**9
+#: ``partition_duration_ns=AUTO``: the first write of points into an empty tier chooses it.
+AUTO = "auto"
+#: The widths ``AUTO`` chooses from (epoch-aligned), narrowest first: 1, 7, 30 and 365 days.
+AUTO_PARTITION_CANDIDATES_NS = tuple(d * DEFAULT_PARTITION_NS for d in (1, 7, 30, 365))
+#: ``AUTO`` widens partitions only while the points fill more than this many partitions of the
+#: current width (below it their fixed cost, ~25-60 ms and a few KB each, is under a second) ...
+AUTO_PARTITION_MIN_COUNT = 16
+#: ... holding on average fewer rows than this (bigger segments amortise their fixed cost) ...
+AUTO_PARTITION_MIN_ROWS = 100_000
+#: ... and while no partition of the wider width would hold more than this many (a query scans
+#: a partition as one part, and a colliding write may rewrite it).
+AUTO_PARTITION_MAX_ROWS = 1 << 20
+#: Manifest key: True while the width is still to be chosen by the first write of points.
+_AUTO_KEY = "partition_duration_auto"
 BRANCH = "main"
 #: Attempts of a commit that lost a race on an object store before giving up.
 COMMIT_TRIES = 8
@@ -114,13 +134,22 @@ class PartitionRef:
 
 
 # -- the manifest ---------------------------------------------------------------------------------
-def _empty_manifest(partition_ns: int) -> dict[str, Any]:
+def _empty_manifest(partition_ns: int, auto: bool = False) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "watermark": 0,
         "partition_duration_ns": int(partition_ns),
+        _AUTO_KEY: bool(auto),
         "partitions": {},
     }
+
+
+def _manifest_attrs(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest as root attributes (a repository written before ``AUTO`` existed keeps no
+    ``partition_duration_auto`` until a commit settles it)."""
+    if manifest.get(_AUTO_KEY) is None:
+        return {k: v for k, v in manifest.items() if k != _AUTO_KEY}
+    return manifest
 
 
 def _parse_manifest(attrs: dict[str, Any], where: str) -> dict[str, Any]:
@@ -139,7 +168,9 @@ def _parse_manifest(attrs: dict[str, Any], where: str) -> dict[str, Any]:
                 f"{where} is an icechunk repository but not a tsstore magnetic tier (its root "
                 "has no format_version); point tsstore at a table's magnetic directory"
             )
-        return _empty_manifest(DEFAULT_PARTITION_NS)
+        manifest = _empty_manifest(DEFAULT_PARTITION_NS)
+        manifest[_AUTO_KEY] = None
+        return manifest
     version = attrs["format_version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise FormatVersionError(
@@ -156,8 +187,14 @@ def _parse_manifest(attrs: dict[str, Any], where: str) -> dict[str, Any]:
             "format_version": version,
             "watermark": int(attrs.get("watermark", 0)),
             "partition_duration_ns": int(attrs.get("partition_duration_ns", DEFAULT_PARTITION_NS)),
+            # None: a repository from before AUTO (its width is fixed unless it is empty and
+            # the writer opened it with AUTO).
+            _AUTO_KEY: attrs.get(_AUTO_KEY),
             "partitions": copy.deepcopy(dict(attrs.get("partitions", {}))),
         }
+        auto, width = manifest[_AUTO_KEY], manifest["partition_duration_ns"]
+        if width < 1 or (auto is not None and not isinstance(auto, bool)):
+            raise ValueError(f"partition_duration_ns {width!r}, {_AUTO_KEY} {auto!r}")
         for entry in manifest["partitions"].values():
             int(entry["start"]), int(entry["end"]), int(entry["rows"])
             for seg in entry["segments"]:
@@ -190,6 +227,56 @@ def _sorted_partitions(manifest: dict[str, Any]) -> list[tuple[str, dict[str, An
 def _overlaps(lo: int, hi: int, start: int | None, end: int | None) -> bool:
     """Whether the closed interval ``[lo, hi]`` meets ``[start, end)``."""
     return (start is None or hi >= start) and (end is None or lo < end)
+
+
+def choose_partition_ns(time: np.ndarray) -> int:
+    """The partition width ``AUTO`` chooses for the first points written to an empty tier
+    (their times, int ns, one per stored identity): :func:`partition_ns_for` their rows per
+    day."""
+    t = np.asarray(time, np.int64)
+    day = AUTO_PARTITION_CANDIDATES_NS[0]
+    if len(t) == 0:
+        return day
+    first, last = int(t.min()) // day, int(t.max()) // day
+    days = last - first + 1
+    if days <= AUTO_PARTITION_MIN_COUNT or len(t) >= AUTO_PARTITION_MIN_ROWS * days:
+        return day  # few day partitions, or dense ones: nothing to count
+    per_day = np.bincount(np.floor_divide(t, day) - first, minlength=days)
+    return partition_ns_for(per_day, first)
+
+
+def partition_ns_for(rows_per_day: np.ndarray, first_day: int = 0) -> int:
+    """The partition width for points with ``rows_per_day[i]`` rows on day ``first_day + i``
+    (days since the epoch).
+
+    Starting at one day, the next wider candidate of :data:`AUTO_PARTITION_CANDIDATES_NS` is
+    taken while all three hold for the partitions the points occupy:
+
+    1. there are more than :data:`AUTO_PARTITION_MIN_COUNT` of the current width (fewer cost
+       little, whatever their size; and a few days of points are no evidence about a year),
+    2. they hold on average fewer than :data:`AUTO_PARTITION_MIN_ROWS` rows (their segments'
+       fixed cost dominates), and
+    3. none of the wider width would hold more than :data:`AUTO_PARTITION_MAX_ROWS` rows.
+    """
+    counts = np.asarray(rows_per_day, np.int64)
+    day_index = first_day + np.arange(len(counts), dtype=np.int64)
+    day = AUTO_PARTITION_CANDIDATES_NS[0]
+
+    def occupied(width: int) -> np.ndarray:
+        bucket = day_index // (width // day)
+        rows = np.bincount(bucket - bucket[0], weights=counts) if len(counts) else counts
+        return rows[rows > 0]
+
+    chosen = day
+    here = occupied(chosen)
+    for wider in AUTO_PARTITION_CANDIDATES_NS[1:]:
+        if len(here) <= AUTO_PARTITION_MIN_COUNT or here.mean() >= AUTO_PARTITION_MIN_ROWS:
+            break
+        there = occupied(wider)
+        if there.max() > AUTO_PARTITION_MAX_ROWS:
+            break
+        chosen, here = wider, there
+    return chosen
 
 
 # -- points helpers -----------------------------------------------------------------------------
@@ -317,6 +404,10 @@ def _union(parts: list[Points]) -> Points:
 
 #: Compaction merges small segments into segments of at most this many rows (bounded memory).
 COMPACT_TARGET_ROWS = 4 << 20
+#: A write whose identities collide in a partition of at most this many rows (with the new
+#: ones) rewrites the whole partition as one segment; in a bigger one (a wide partition of
+#: dense data) only the colliding segments, so the rewrite stays bounded whatever the width.
+COLLISION_REWRITE_ROWS = COMPACT_TARGET_ROWS
 
 
 def _segment_groups(sizes: list[int], target: int) -> list[tuple[int, int]]:
@@ -403,7 +494,14 @@ class MagneticSnapshot:
 
     @property
     def partition_duration_ns(self) -> int:
+        """The partition width of this snapshot (see :attr:`partition_duration_auto`)."""
         return int(self._manifest["partition_duration_ns"])
+
+    @property
+    def partition_duration_auto(self) -> bool | None:
+        """True while the width is still to be chosen by the first write of points (``AUTO``),
+        False once fixed, None for a repository written before ``AUTO`` existed."""
+        return self._manifest[_AUTO_KEY]
 
     def manifest(self) -> dict[str, Any]:
         """A copy of the table manifest of this snapshot."""
@@ -545,11 +643,14 @@ class MagneticTier:
         storage_options: dict[str, Any] | None,
         partition_duration_ns: int,
         chunk_points: int,
+        auto: bool = False,
     ) -> None:
         self._repo = repo
         self._loc = location
         self._storage_options = storage_options
         self._partition_ns = partition_duration_ns
+        self._auto = auto  # opened with AUTO: an empty repository from before AUTO chooses too
+        self._undecided = False
         self._chunk_points = chunk_points
         self._cache = _IndexCache()
         self._closed = False
@@ -568,7 +669,35 @@ class MagneticTier:
 
     @property
     def partition_duration_ns(self) -> int:
+        """The partition width of the latest snapshot this tier opened or wrote (one day while
+        :attr:`partition_duration_auto` still has to choose)."""
         return self._partition_ns
+
+    @property
+    def partition_duration_auto(self) -> bool:
+        """Whether the next write of points chooses the partition width (``AUTO``, and the
+        tier holds no partition yet), as of the latest snapshot this tier opened or wrote."""
+        return self._undecided
+
+    def partition_width(self, snapshot: MagneticSnapshot | None = None) -> int | None:
+        """The partition width (ns) of ``snapshot`` (default: the latest), or None while
+        ``AUTO`` has yet to choose it (no points stored yet)."""
+        snap = snapshot if snapshot is not None else self.snapshot()
+        manifest = {
+            "partitions": snap.manifest_partitions(),
+            _AUTO_KEY: snap.partition_duration_auto,
+        }
+        return None if self._settle(manifest) else snap.partition_duration_ns
+
+    def _settle(self, manifest: dict[str, Any]) -> bool:
+        """Whether ``manifest`` still waits for its width; a repository from before ``AUTO``
+        is settled here: undecided when this tier was opened with ``AUTO`` and holds no
+        partition, else fixed."""
+        if manifest[_AUTO_KEY] is None:
+            manifest[_AUTO_KEY] = self._auto and not manifest["partitions"]
+        elif manifest[_AUTO_KEY] and manifest["partitions"]:
+            manifest[_AUTO_KEY] = False  # partitions written by a tsstore that ignores the flag
+        return bool(manifest[_AUTO_KEY])
 
     @property
     def chunk_points(self) -> int:
@@ -581,7 +710,7 @@ class MagneticTier:
         *,
         storage_options: dict[str, Any] | None = None,
         create: bool = False,
-        partition_duration_ns: int = DEFAULT_PARTITION_NS,
+        partition_duration_ns: int | str = DEFAULT_PARTITION_NS,
         chunk_points: int | None = None,
     ) -> MagneticTier:
         """Open the magnetic tier at ``url`` (see :func:`open_storage` for the URL forms).
@@ -590,9 +719,11 @@ class MagneticTier:
         ----------
         create : bool
             Create the repository when there is none (an existing one is opened as is).
-        partition_duration_ns : int
+        partition_duration_ns : int or "auto"
             Partition bucket width of a new repository; an existing one keeps the width
-            recorded in its manifest.
+            recorded in its manifest. :data:`AUTO` lets the first write of points choose it
+            (:func:`choose_partition_ns`) and record it in the manifest in that same commit;
+            an empty repository written before ``AUTO`` existed chooses too.
         chunk_points : int, optional
             Points per chunk of the segments this tier writes (default
             :data:`~tsstore.storage.encoding.DEFAULT_CHUNK_POINTS`).
@@ -604,13 +735,17 @@ class MagneticTier:
         FormatVersionError
             The repository was written by a newer format version.
         """
-        if (
+        auto = isinstance(partition_duration_ns, str) and partition_duration_ns == AUTO
+        if auto:
+            partition_duration_ns = DEFAULT_PARTITION_NS
+        elif (
             not isinstance(partition_duration_ns, int | np.integer)
             or isinstance(partition_duration_ns, bool)
             or partition_duration_ns <= 0
         ):
             raise ValidationError(
-                f"partition_duration_ns must be a positive int, got {partition_duration_ns!r}"
+                f"partition_duration_ns must be a positive int or {AUTO!r}, got "
+                f"{partition_duration_ns!r}"
             )
         if chunk_points is None:
             chunk_points = DEFAULT_CHUNK_POINTS
@@ -626,20 +761,26 @@ class MagneticTier:
             if not exists:
                 with writer_lock(loc):
                     try:
-                        cls._create(storage, loc, int(partition_duration_ns))
+                        cls._create(storage, loc, int(partition_duration_ns), auto)
                     except icechunk.IcechunkError:
                         if not icechunk.Repository.exists(storage):
                             raise  # else another process created it first
             repo = icechunk.Repository.open(storage)
         except icechunk.IcechunkError as exc:
             raise StorageError(f"cannot open the magnetic tier at {url}: {exc}") from exc
-        tier = cls(repo, loc, storage_options, int(partition_duration_ns), int(chunk_points))
-        snap = tier.snapshot()  # checks the format version
-        tier._partition_ns = snap.partition_duration_ns
+        tier = cls(repo, loc, storage_options, int(partition_duration_ns), int(chunk_points), auto)
+        tier._remember(tier.snapshot().manifest())  # also checks the format version
         return tier
 
+    def _remember(self, manifest: dict[str, Any]) -> None:
+        """Note the width (and whether it is still to choose) of the newest manifest seen."""
+        self._partition_ns = int(manifest["partition_duration_ns"])
+        self._undecided = self._settle(manifest)
+
     @staticmethod
-    def _create(storage: icechunk.Storage, loc: Location, partition_ns: int) -> None:
+    def _create(
+        storage: icechunk.Storage, loc: Location, partition_ns: int, auto: bool = False
+    ) -> None:
         durability = LocalDurability(loc.path) if loc.kind == "local" else None
         if durability is not None:
             durability.mark()
@@ -647,7 +788,7 @@ class MagneticTier:
         base = repo.lookup_branch(BRANCH)
         session = repo.writable_session(BRANCH)
         root = zarr.open_group(session.store, mode="a", zarr_format=3)
-        root.update_attributes(_empty_manifest(partition_ns))
+        root.update_attributes(_empty_manifest(partition_ns, auto))
         _commit(
             repo,
             session,
@@ -762,11 +903,13 @@ class MagneticTier:
                     meta = fn(root, manifest)
                     if meta is None:
                         return None
-                    root.update_attributes(manifest)
+                    root.update_attributes(_manifest_attrs(manifest))
                     if not session.has_uncommitted_changes:
                         return base
                     message = f"{meta['kind']}: {meta['rows']} rows"
-                    return _commit(self._repo, session, base, durability, message, meta)
+                    sid = _commit(self._repo, session, base, durability, message, meta)
+                    self._remember(manifest)
+                    return sid
                 except icechunk.ConflictError:
                     time.sleep(random.uniform(0, 0.01 * 2**_attempt))
                     continue
@@ -791,7 +934,10 @@ class MagneticTier:
 
         Rows replace stored rows of the same identity (series key values and time). A
         partition where no identity collides gets a new segment (no existing data is
-        rewritten); a partition where one does is rewritten as one merged segment.
+        rewritten); where one does, the partition (up to :data:`COLLISION_REWRITE_ROWS` rows),
+        else only its colliding segments, is rewritten as one merged segment. The first points
+        written to an ``AUTO`` tier choose its partition width (:func:`choose_partition_ns`),
+        recorded in the manifest of this same commit.
 
         Parameters
         ----------
@@ -816,6 +962,10 @@ class MagneticTier:
         chunk_points = self._chunk_points
 
         def change(root: zarr.Group, manifest: dict[str, Any]) -> dict[str, Any]:
+            if self._settle(manifest) and len(pts):
+                # The first points of an AUTO tier choose its width, in this same commit.
+                manifest["partition_duration_ns"] = choose_partition_ns(pts.time)
+                manifest[_AUTO_KEY] = False
             duration = int(manifest["partition_duration_ns"])
             appends: list[tuple[str, Points]] = []
             if len(pts):
@@ -859,19 +1009,49 @@ class MagneticTier:
         new: Points,
         chunk_points: int,
     ) -> str | None:
-        """Merge ``new`` into partition ``index``: rewrite it now when an identity collides
-        and return None, else return the partition's key for :meth:`_append_segments`."""
+        """Merge ``new`` into partition ``index``: when an identity collides, rewrite now the
+        partition (up to :data:`COLLISION_REWRITE_ROWS` rows) or its colliding segments and
+        return None, else return the partition's key for :meth:`_append_segments`."""
         start, end = _partition_bounds(index, duration)
         key = _partition_key(start)
         entry = manifest["partitions"].get(key)
         if entry is None:
             manifest["partitions"][key] = {"start": start, "end": end, "rows": 0, "segments": []}
             return key
-        if not self._collides(root.store, entry, new):
+        hit = self._colliding(root.store, entry, new)
+        if not hit:
             return key
-        old = [self._read_whole(root.store, seg["path"]) for seg in entry["segments"]]
-        self._replace_segments(root, key, entry, [*old, new], chunk_points)
+        if int(entry["rows"]) + len(new) <= COLLISION_REWRITE_ROWS:
+            hit = list(range(len(entry["segments"])))  # small: merge it whole on the way
+        self._rewrite_colliding(root, key, entry, hit, new, chunk_points)
         return None
+
+    def _rewrite_colliding(
+        self,
+        root: zarr.Group,
+        key: str,
+        entry: dict[str, Any],
+        hit: list[int],
+        new: Points,
+        chunk_points: int,
+    ) -> None:
+        """Replace segments ``hit`` of partition ``key`` (at least those sharing an identity
+        with ``new``) by one segment holding them and ``new`` merged, new rows winning.
+
+        The other segments hold no identity of ``new`` nor of the replaced ones, so the
+        segments of the partition stay disjoint, and the rewrite costs the replaced segments
+        only, however wide the partition.
+        """
+        old = [self._read_whole(root.store, entry["segments"][i]["path"]) for i in hit]
+        merged = _compact_sorted(_union([*old, new]))
+        path = _new_segment_path(key, entry["segments"])
+        seg = run(write_segment(root.store, path, merged, chunk_points))
+        for i in hit:
+            del root[entry["segments"][i]["path"]]
+        gone = set(hit)
+        kept = [g for i, g in enumerate(entry["segments"]) if i not in gone]
+        entry["segments"] = [*kept, seg]
+        entry["rows"] = sum(int(g["rows"]) for g in entry["segments"])
 
     def _append_segments(
         self,
@@ -913,39 +1093,18 @@ class MagneticTier:
         index, pts = run(read())
         return pts if pts is not None else Points.empty(index.keys.iloc[:0])
 
-    def _replace_segments(
-        self,
-        root: zarr.Group,
-        key: str,
-        entry: dict[str, Any],
-        parts: list[Points],
-        chunk_points: int,
-    ) -> None:
-        """Replace every segment of partition ``key`` by one holding ``parts`` merged (later
-        parts win on equal identities); drops the partition when nothing is left."""
-        merged = _compact_sorted(_union(parts))
-        old_paths = [seg["path"] for seg in entry["segments"]]
-        for path in old_paths:
-            del root[path]
-        if len(merged) == 0:
-            del root[f"data/{key}"]
-            del entry["segments"][:]
-            entry["rows"] = 0
-            return
-        path = _new_segment_path(key, entry["segments"])
-        seg = run(write_segment(root.store, path, merged, chunk_points))
-        entry["segments"] = [seg]
-        entry["rows"] = len(merged)
-
-    def _collides(self, store: Any, entry: dict[str, Any], new: Points) -> bool:
-        """Whether a row of ``new`` has the identity of a row stored in partition ``entry``.
+    def _colliding(self, store: Any, entry: dict[str, Any], new: Points) -> list[int]:
+        """Positions of the segments of partition ``entry`` that hold an identity of a row
+        of ``new``.
 
         Pruned by segment time bounds, then series keys, then per-series bounds; only the
         ``time`` chunks of the candidate series are read.
         """
         tlo, thi = int(new.time.min()), int(new.time.max())
         segs = [
-            seg for seg in entry["segments"] if int(seg["tmax"]) >= tlo and int(seg["tmin"]) <= thi
+            i
+            for i, seg in enumerate(entry["segments"])
+            if int(seg["tmax"]) >= tlo and int(seg["tmin"]) <= thi
         ]
 
         async def check(path: str) -> bool:
@@ -964,10 +1123,13 @@ class MagneticTier:
             stored_s = np.repeat(series, index.counts[series])
             return _any_common(sid[cand], new.time[cand], stored_s, np.asarray(stored_t, np.int64))
 
-        async def check_all() -> bool:
-            return any(await asyncio.gather(*(check(seg["path"]) for seg in segs)))
+        async def check_all() -> list[bool]:
+            paths = [entry["segments"][i]["path"] for i in segs]
+            return list(await asyncio.gather(*(check(p) for p in paths)))
 
-        return bool(segs) and run(check_all())
+        if not segs:
+            return []
+        return [i for i, hit in zip(segs, run(check_all()), strict=True) if hit]
 
     def delete_before(self, cutoff: int) -> int:
         """Delete every point with ``time < cutoff`` in one commit; returns the rows deleted.

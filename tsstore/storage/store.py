@@ -23,7 +23,7 @@ from tsstore.errors import (
     NotFoundError,
     ValidationError,
 )
-from tsstore.model.durations import Retention, parse_duration
+from tsstore.model.durations import AUTO, Retention, parse_duration, parse_partition_duration
 from tsstore.model.names import validate_resource_name
 from tsstore.storage.catalog import Catalog, TableEntry
 from tsstore.storage.magnetic import MagneticTier
@@ -67,6 +67,7 @@ class Database:
         memory_retention: object = "6h",
         magnetic_retention: object = "73000d",
         magnetic_store_writes: bool = True,
+        partition_duration: object = AUTO,
         exist_ok: bool = False,
     ) -> Table:
         """Create a table.
@@ -82,6 +83,11 @@ class Database:
         magnetic_store_writes : bool, default True
             Accept points older than the memory retention (written straight to the magnetic
             tier). Timestream's default is off; backfills in notebooks want it on.
+        partition_duration : "auto", str or timedelta, default "auto"
+            Width of the magnetic tier's time partitions (epoch-aligned buckets; 1 h to 366 d).
+            ``"auto"`` chooses it from the density of the first points the magnetic tier
+            stores: one day for dense tables, up to a year for sparse ones (see
+            ``docs/format-magnetic.md``). Fixed for good once the tier holds data.
         exist_ok : bool, default False
             Return the existing table instead of raising :class:`AlreadyExistsError`.
         """
@@ -91,6 +97,7 @@ class Database:
             Retention.parse(memory_retention, magnetic_retention),
             magnetic_store_writes,
             exist_ok,
+            parse_partition_duration(partition_duration),
         )
 
     def table(self, name: str) -> Table:
@@ -204,8 +211,12 @@ class Store:
 
     def _open_table(self, entry: TableEntry) -> Table:
         create = not self.read_only
+        width = entry.partition_duration
         magnetic = MagneticTier.open(
-            self._table_url(entry), storage_options=self.storage_options, create=create
+            self._table_url(entry),
+            storage_options=self.storage_options,
+            create=create,
+            partition_duration_ns=AUTO if width is None else int(width.value),
         )
         wal_dir = self._wal_root / entry.id
         wal = WriteAheadLog(wal_dir, readonly=self.read_only)
@@ -270,7 +281,13 @@ class Store:
 
     # -- tables --------------------------------------------------------------------------
     def _create_table(
-        self, db: str, name: str, retention: Retention, magnetic_store_writes: bool, exist_ok: bool
+        self,
+        db: str,
+        name: str,
+        retention: Retention,
+        magnetic_store_writes: bool,
+        exist_ok: bool,
+        partition_duration: pd.Timedelta | None = None,
     ) -> Table:
         self._check_writable()
         validate_resource_name(name, "table")
@@ -284,7 +301,7 @@ class Store:
                 raise AlreadyExistsError(
                     f"table {db}.{name} already exists; pass exist_ok=True to use it"
                 )
-            entry = TableEntry.new(db, name, retention, magnetic_store_writes)
+            entry = TableEntry.new(db, name, retention, magnetic_store_writes, partition_duration)
             tables[name] = entry
             self._save()
             return self._table(db, name)

@@ -26,7 +26,13 @@ import pyarrow as pa
 import xarray as xr
 
 from tsstore.errors import RejectedRecordsError, ValidationError
-from tsstore.model.durations import parse_duration, to_utc_timestamp
+from tsstore.model.durations import (
+    AUTO,
+    format_duration,
+    format_partition_duration,
+    parse_duration,
+    to_utc_timestamp,
+)
 from tsstore.model.frames import points_from_frame
 from tsstore.model.points import MEASURE_NAME, Points
 from tsstore.model.records import Rejection, parse_records
@@ -710,7 +716,12 @@ class Table:
         return self._magnetic
 
     def describe(self) -> dict[str, Any]:
-        """Rows and bytes per tier, series, time range, retention, schema and billed bytes."""
+        """Rows and bytes per tier, series, time range, retention, schema and billed bytes.
+
+        ``partition_duration`` is the magnetic partition width in use (``"auto"`` while the
+        table's first points have yet to reach the magnetic tier and choose it);
+        ``partition_duration_setting`` is what the table was created with.
+        """
         self.refresh()
         with self._lock:
             view = self._memory.view()
@@ -723,6 +734,7 @@ class Table:
         lo = min((t for t in (mag_lo, mem_lo) if t is not None), default=None)
         hi = max((t for t in (mag_hi, mem_hi) if t is not None), default=None)
         mag_bytes = self._magnetic.size_bytes()
+        width = self._magnetic.partition_width(snap)
         ret = self._entry.retention
         return {
             "database": self.database,
@@ -730,6 +742,10 @@ class Table:
             "memory_retention": ret.to_json()["memory"],
             "magnetic_retention": ret.to_json()["magnetic"],
             "magnetic_store_writes": self._entry.magnetic_store_writes,
+            "partition_duration": (
+                AUTO if width is None else format_duration(pd.Timedelta(width, unit="ns"))
+            ),
+            "partition_duration_setting": format_partition_duration(self._entry.partition_duration),
             "dimensions": list(self._entry.schema.dimensions),
             "measures": {k: v.value for k, v in self._entry.schema.measures.items()},
             "series": len(self._memory.registry),
