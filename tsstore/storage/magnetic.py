@@ -204,6 +204,16 @@ def _parse_manifest(attrs: dict[str, Any], where: str) -> dict[str, Any]:
     return manifest
 
 
+def _segment_limit(
+    entry: dict[str, Any], max_segments: int, sealed_before: int | None, open_max_segments: int
+) -> int:
+    """Segments a partition may hold before compaction merges them: ``max_segments`` once it
+    is sealed (ends at or before ``sealed_before``), more while migrations still append."""
+    if sealed_before is not None and int(entry["end"]) > sealed_before:
+        return max(max_segments, open_max_segments)
+    return max_segments
+
+
 def _partition_key(start: int) -> str:
     try:
         ts = pd.Timestamp(start, unit="ns", tz="UTC")
@@ -521,6 +531,17 @@ class MagneticSnapshot:
     def manifest_partitions(self) -> list[str]:
         """Keys of every stored partition (no copy of the manifest)."""
         return list(self._manifest["partitions"])
+
+    def compaction_due(
+        self, max_segments: int, sealed_before: int | None, open_max_segments: int
+    ) -> bool:
+        """Whether :meth:`MagneticTier.compact` with these limits would find a partition with
+        too many segments in this snapshot (the lifecycle skips the transaction otherwise)."""
+        for entry in self._manifest["partitions"].values():
+            limit = _segment_limit(entry, max_segments, sealed_before, open_max_segments)
+            if len(entry["segments"]) > limit:
+                return True
+        return False
 
     def partitions(
         self, time_range: tuple[int | None, int | None] = (None, None)
@@ -1211,9 +1232,7 @@ class MagneticTier:
             merged = 0
             rows = 0
             for key, entry in list(manifest["partitions"].items()):
-                limit = max_segments
-                if sealed_before is not None and int(entry["end"]) > sealed_before:
-                    limit = max(max_segments, open_max_segments)
+                limit = _segment_limit(entry, max_segments, sealed_before, open_max_segments)
                 if len(entry["segments"]) <= limit:
                     continue
                 groups = _segment_groups([int(g["rows"]) for g in entry["segments"]], target_rows)
