@@ -5,6 +5,9 @@ Phases (each printed as a table and stored in ``bench/results/core-*.json``):
 1. **ingest**: rows/s of ``table.write(df)`` (durable: the write-ahead log is fsynced when it
    returns) from one DataFrame, in one call and in hourly chunks, interleaved A B A B ... with
    ArcticDB and DuckDB (``bench/peers.py``), each run into a fresh folder; median and spread.
+   ``--peers`` adds others, e.g. the server peers of ``bench/servers.py`` (victoriametrics,
+   influxdb, clickhouse, postgres): each server starts once per run (data under the run's
+   scratch folder) and each round loads into a fresh database of it.
 2. **migration**: points/s of ``store.run_lifecycle()`` moving the whole memory tier to the
    magnetic tier (clock set a day past the data, memory retention cut to 1 h).
 3. **bytes/point**: ``magnetic_bytes / (rows * 10)`` after that migration, per data variant
@@ -58,7 +61,7 @@ from common import (
     spread,
     write_results,
 )
-from peers import available_peers, missing_peers
+from peers import SERVER_PEERS, available_peers, missing_peers
 from tsbs import FIELDS, TAGS, VARIANTS, generate_cpu, generate_cpu_chunks
 
 #: The checkout holding this script (put on sys.path when tsstore is not installed).
@@ -234,14 +237,23 @@ def _peer_ingest_once(
         t0 = time.perf_counter()
         peer.ingest(df)
         dt = time.perf_counter() - t0
-        sink.append(
-            {
-                "seconds": dt,
-                "bytes": peer.bytes_on_disk(),
-                "mode": getattr(peer, "mode", None),
-                "version": peer.version,
-            }
-        )
+        run: dict[str, Any] = {
+            "seconds": dt,
+            "bytes": peer.bytes_on_disk(),
+            "mode": getattr(peer, "mode", None),
+            "version": peer.version,
+        }
+        # server peers: client-side serialisation time, compaction (untimed), size detail, and
+        # a row count against the frame (untimed)
+        for key in ("last_ingest", "last_size"):
+            if getattr(peer, key, None):
+                run[key.removeprefix("last_")] = dict(getattr(peer, key))
+        counter = getattr(peer, "row_count", None)
+        if callable(counter):
+            run["rows_stored"] = int(counter())
+            if run["rows_stored"] != len(df):
+                raise RuntimeError(f"{peer.name} holds {run['rows_stored']} rows, not {len(df)}")
+        sink.append(run)
         return dt
     finally:
         peer.close()
@@ -268,10 +280,19 @@ def phase_ingest(
     }
     for p, f in factories.items():
         systems[p] = partial(_peer_ingest_once, f, df, scratch, sinks[p])
+    failed: dict[str, str] = {}
     for _ in range(warmup):
-        for name, fn in systems.items():
+        for name, fn in list(systems.items()):
             _log(f"  ingest warm-up: {name}")
-            fn()
+            try:
+                fn()
+            except Exception as e:  # a failing peer is reported and left out, not hidden
+                if name.startswith("tsstore"):
+                    raise
+                failed[name] = f"{type(e).__name__}: {e}"
+                _log(f"  {name} FAILED in warm-up, left out: {failed[name]}")
+                traceback.print_exc()
+                del systems[name], factories[name], sinks[name]
     for s in sinks.values():
         s.clear()
     _log(f"  ingest: {rounds} interleaved round(s) of {', '.join(systems)}")
@@ -323,7 +344,7 @@ def phase_ingest(
         "rounds": rounds,
         "warmup_rounds": warmup,
         "best_peer": best_peer,
-        "missing_peers": missing_peers(list(peers)),
+        "missing_peers": {**missing_peers(list(peers)), **failed},
         "timed": "table.write(df) / peer.ingest(df) only: the durable write of the whole frame",
         "results": results,
     }
@@ -366,6 +387,22 @@ def print_ingest(ph: dict[str, Any]) -> None:
             ("target", "target"),
         ],
     )
+    for r in ph["results"]:
+        details = [x["ingest"] for x in r.get("runs", []) if x.get("ingest")]
+        if not details:
+            continue
+        parts = []
+        for key, text in (
+            ("client_build_s", "client-side serialisation (inside the timing)"),
+            ("copy_s", "COPY"),
+            ("index_s", "CREATE INDEX"),
+            ("vacuum_analyze_s", "VACUUM ANALYZE"),
+            ("compact_s", "compaction before sizing (untimed)"),
+        ):
+            vals = [d[key] for d in details if key in d]
+            if vals:
+                parts.append(f"{text} {median(vals):.2f} s")
+        print(f"  {r['system']}: " + "; ".join(parts))
     if ph["missing_peers"]:
         print("not run: " + "; ".join(f"{k}: {v}" for k, v in ph["missing_peers"].items()))
 
@@ -549,11 +586,16 @@ def phase_tiers(
                 if r["system"] in factories:
                     peer_bytes[r["system"]] = {"bytes": r["bytes"], "from": "ingest phase"}
         missing = [p for p in factories if p not in peer_bytes]
+        peer_errors: dict[str, str] = {}
         if missing:
             df = generate_cpu(scale, days, seed=seed, variant=v)  # type: ignore[arg-type]
             for p in missing:
                 _log(f"  bytes: {p} on {v}")
-                peer_bytes[p] = _peer_bytes_once(factories[p], df, scratch)
+                try:
+                    peer_bytes[p] = _peer_bytes_once(factories[p], df, scratch)
+                except Exception as e:  # e.g. a server that cannot hold this variant's times
+                    peer_errors[p] = f"{type(e).__name__}: {e}"
+                    _log(f"  bytes: {p} on {v} FAILED: {peer_errors[p]}")
             del df
         for p in peer_bytes.values():
             p["bytes_per_point"] = p["bytes"] / _points(n)
@@ -588,6 +630,7 @@ def phase_tiers(
             "rss_peak_growth_vs_raw": first["rss_peak_growth"] / raw,
             "rss_warm_up_growth": w["warm_up"]["rss_growth"],
             "peers": peer_bytes,
+            "peer_errors": peer_errors,
             "rounds": rs,
         }
     return out
@@ -657,6 +700,9 @@ def print_tiers(ph: dict[str, Any]) -> None:
             ("target", "target"),
         ],
     )
+    for v, x in vs.items():
+        for p, why in x.get("peer_errors", {}).items():
+            print(f"not run: {p} on {v}: {why}")
     print(
         "\n[4] Memory tier after one write (raw = rows x (8 B time + 10 x 8 B fields); RSS from "
         "/proc/self/statm in a fresh child process; trimmed = after glibc malloc_trim(0) and "
@@ -1198,14 +1244,24 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-core-", dir=a.scratch) as td:
         scratch = Path(td)
-        if "ingest" in phases_wanted:
-            guarded("ingest", ingest, print_ingest)
-        if "tiers" in phases_wanted:
-            guarded("tiers", tiers, print_tiers)
-        if "recovery" in phases_wanted:
-            guarded("recovery", recovery, print_recovery)
-        if a.scale_run:
-            guarded("scale_run", scale_run, print_scale)
+        pool = None
+        if any(p in SERVER_PEERS for p in peers):
+            import servers
+
+            pool = servers.POOL
+            pool.set_root(scratch / "servers")  # each server starts once, on first use
+        try:
+            if "ingest" in phases_wanted:
+                guarded("ingest", ingest, print_ingest)
+            if "tiers" in phases_wanted:
+                guarded("tiers", tiers, print_tiers)
+            if "recovery" in phases_wanted:
+                guarded("recovery", recovery, print_recovery)
+            if a.scale_run:
+                guarded("scale_run", scale_run, print_scale)
+        finally:
+            if pool is not None:
+                pool.stop_all()  # before the scratch folder (their data) goes
     elapsed = time.perf_counter() - t_all
     rows = summary(phases)
     if rows:

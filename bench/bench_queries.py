@@ -9,10 +9,13 @@ What it does (``bench/README.md``, section "Queries (TSBS)"):
    every system answers the very same windows.
 3. Runs each query type as Timestream SQL through ``store.query`` and, on the same data, in the
    peers: DuckDB (file database, the frame sorted by hostname, time), pandas (vectorised
-   groupby on the in-memory frame), ArcticDB (``QueryBuilder``, the types it can express) and
-   chDB (in-process ClickHouse, ``MergeTree ORDER BY (hostname, time)``, ClickHouse SQL).
+   groupby on the in-memory frame), ArcticDB (``QueryBuilder``, the types it can express),
+   chDB (in-process ClickHouse, ``MergeTree ORDER BY (hostname, time)``, ClickHouse SQL) and
+   the server peers of ``bench/servers.py`` (VictoriaMetrics: MetricsQL over HTTP; InfluxDB
+   1.x: InfluxQL over HTTP; ClickHouse server 18.16: SQL over HTTP; PostgreSQL 15: SQL through
+   psycopg), each started once for the run on 127.0.0.1 and stopped at its end.
    Systems are interleaved per window (tsstore-memory, tsstore-magnetic, duckdb, pandas,
-   arcticdb, chdb), after one untimed warm-up per type and system.
+   arcticdb, chdb, servers), after one untimed warm-up per type and system.
 4. Checks every tsstore and peer result against DuckDB's (rows sorted, values within a relative
    1e-9; times compared as UTC nanoseconds, so a bucket label's type does not matter).
 5. Reports median and p95 latency per type and tier, the ratio tsstore / best peer, the targets,
@@ -47,7 +50,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from common import machine_info, median, p95, print_table, run_interleaved, write_results
-from peers import ChDBPeer, DuckDBPeer, missing_peers
+from peers import SERVER_PEERS, ChDBPeer, DuckDBPeer, missing_peers
 from tsbs import FIELDS, TAGS, generate_cpu
 
 #: The checkout holding this script (put on sys.path when tsstore is not installed).
@@ -58,7 +61,7 @@ START = pd.Timestamp("2016-01-01", tz="UTC")
 #: ``magnetic-dask`` is the magnetic tier queried through the distributed plan on Dask's threads.
 TIERS: tuple[str, ...] = ("memory", "magnetic", "magnetic-dask")
 #: Peers this script knows how to query.
-KNOWN_PEERS: tuple[str, ...] = ("duckdb", "pandas", "arcticdb", "chdb")
+KNOWN_PEERS: tuple[str, ...] = ("duckdb", "pandas", "arcticdb", "chdb", *SERVER_PEERS)
 #: The peer every result is checked against.
 REFERENCE = "duckdb"
 #: Relative tolerance of the correctness check.
@@ -454,6 +457,51 @@ class ChDBBaseline:
         self.peer.close()
 
 
+class ServerBaseline:
+    """A server peer of ``bench/servers.py`` loaded with the frame, for queries.
+
+    ``setup`` (the server starts on first use, once per run), ``ingest`` (the peer's bulk-load
+    best practice, durable), ``compact`` (its documented flush/compaction step, so that no
+    background merge runs during the queries), and a row count checked against the frame.
+    Queries are the peer's own language (``query_text``) over its client protocol, timed from
+    the request to the DataFrame.
+    """
+
+    def __init__(self, name: str, df: pd.DataFrame, workdir: Path) -> None:
+        import servers
+
+        self.name = name
+        self.peer = servers.make_server_peer(name)
+        self.peer.setup(workdir)
+        t0 = time.perf_counter()
+        self.peer.ingest(df)
+        self.ingest_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.peer.compact()
+        self.compact_s = time.perf_counter() - t0
+        self.version = self.peer.version
+        self.bytes = self.peer.bytes_on_disk()
+        n = self.peer.row_count()
+        if n != len(df):
+            raise RuntimeError(f"{name} holds {n} rows, expected {len(df)}")
+
+    def supports(self, qt: QueryType) -> str | None:
+        """None when the type runs here, else why not."""
+        return self.peer.supports(qt)
+
+    def run(self, qt: QueryType, w: Window) -> pd.DataFrame:
+        """Answer one query as a DataFrame."""
+        return self.peer.run(qt, w)
+
+    def query_text(self, qt: QueryType, w: Window) -> str:
+        """The query as sent."""
+        return self.peer.query_text(qt, w)
+
+    def close(self) -> None:
+        """Release the connection (the server stops at the end of the run)."""
+        self.peer.close()
+
+
 def _import_tsstore() -> Any:
     """Import tsstore; when it is not installed, from the checkout this script lives in."""
     try:
@@ -664,6 +712,11 @@ def measure_type(
         "sql_timestream": timestream_sql(qt, windows[0]),
         "sql_duckdb": duckdb_sql(qt, windows[0]),
         "sql_clickhouse": clickhouse_sql(qt, windows[0]),
+        "queries": {
+            n: p.query_text(qt, windows[0])
+            for n, p in peers.items()
+            if hasattr(p, "query_text") and n not in skipped
+        },
         "windows": [(w.start, w.end, list(w.hosts)) for w in windows],
         "seconds": times,
         "median_ms": {n: _ms(median(v)) for n, v in times.items()},
@@ -860,7 +913,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--peers",
         default=",".join(KNOWN_PEERS),
-        help="peers: duckdb (always), pandas, arcticdb, chdb",
+        help="peers: duckdb (always), pandas, arcticdb, chdb, " + ", ".join(SERVER_PEERS),
     )
     p.add_argument("--types", default="all", help="comma-separated query types (default all)")
     p.add_argument("--quick", action="store_true", help="scale 10, 3 windows")
@@ -892,7 +945,9 @@ def main(argv: list[str] | None = None) -> int:
     if bad := [t for t in types if t not in QUERY_TYPES]:
         sys.exit(f"unknown query types {bad}; known: {list(QUERY_TYPES)}")
     not_run: dict[str, str] = {}
-    missing = missing_peers([p for p in peer_names if p in ("duckdb", "arcticdb", "chdb")])
+    missing = missing_peers(
+        [p for p in peer_names if p in ("duckdb", "arcticdb", "chdb", *SERVER_PEERS)]
+    )
     for p, why in missing.items():
         not_run[p] = why
     peer_names = [p for p in peer_names if p not in missing]
@@ -926,6 +981,12 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     scratch = Path(tempfile.mkdtemp(prefix="tsstore-bench-queries-", dir=a.scratch))
+    servers_pool = None
+    if any(p in SERVER_PEERS for p in peer_names):
+        import servers
+
+        servers_pool = servers.POOL
+        servers_pool.set_root(scratch / "servers")
     stores: dict[str, Any] = {}
     peers: dict[str, Any] = {}
     load: dict[str, Any] = {}
@@ -945,6 +1006,8 @@ def main(argv: list[str] | None = None) -> int:
                     peers[p] = ArcticDBBaseline(df, scratch)
                 elif p == "chdb":
                     peers[p] = ChDBBaseline(df, scratch)
+                elif p in SERVER_PEERS:
+                    peers[p] = ServerBaseline(p, df, scratch)
             except Exception as e:  # reported, not hidden
                 traceback.print_exc()
                 not_run[p] = f"{type(e).__name__}: {e}"
@@ -952,11 +1015,25 @@ def main(argv: list[str] | None = None) -> int:
                     raise
                 continue
             load[p] = {"load_s": time.perf_counter() - t0, "version": peers[p].version}
+            if isinstance(peers[p], ServerBaseline):
+                sp = peers[p]
+                load[p].update(
+                    ingest_s=sp.ingest_s,
+                    compact_s=sp.compact_s,
+                    bytes=sp.bytes,
+                    bytes_per_point=sp.bytes / (len(df) * len(FIELDS)),
+                    ingest=sp.peer.last_ingest,
+                    size=sp.peer.last_size,
+                )
         print_table(
             [{"system": k, **v} for k, v in load.items()],
             [
                 ("system", "system"),
+                ("version", "version"),
                 ("load_s", "load s", ".2f"),
+                ("ingest_s", "ingest s", ".2f"),
+                ("compact_s", "compact s", ".2f"),
+                ("bytes_per_point", "bytes/point", ".3f"),
                 ("migrate_s", "migrate s", ".2f"),
                 ("memory_rows", "memory rows"),
                 ("magnetic_rows", "magnetic rows"),
@@ -994,6 +1071,8 @@ def main(argv: list[str] | None = None) -> int:
             s.close()
         for p in peers.values():
             p.close()
+        if servers_pool is not None:
+            servers_pool.stop_all()  # every server started for this run
         shutil.rmtree(scratch, ignore_errors=True)
 
     ran_peers = [p for p in peer_names if p in load]

@@ -9,6 +9,12 @@ accounting.
 
 Peers whose package cannot be imported are reported with the reason by ``missing_peers()``;
 ``available_peers()`` lists the rest. Nothing is skipped silently.
+
+Server peers (``bench/servers.py``: VictoriaMetrics, InfluxDB 1.x, ClickHouse server,
+PostgreSQL) implement the same interface against a server process: ``missing_peers()`` installs
+a missing server with apt-get (psycopg with pip) and reports the reason when that fails; each
+server starts once per script run, on first ``setup()``, and stops at the end of the run
+(``servers.stop_all()``, also at interpreter exit).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from tsbs import TAGS
 
 __all__ = [
     "PEERS",
+    "SERVER_PEERS",
     "ArcticDBPeer",
     "ChDBPeer",
     "DuckDBPeer",
@@ -355,10 +362,18 @@ class ChDBPeer:
         return self.session.query(sql, fmt)
 
     def bytes_on_disk(self) -> int:
-        """Everything under ``<workdir>/chdb`` (parts, metadata, the session's own files)."""
+        """Everything under ``<workdir>/chdb`` (parts, metadata, the session's own files)
+        except the parts ``OPTIMIZE`` made inactive: ClickHouse removes them only after
+        ``old_parts_lifetime`` (8 minutes), and counting them doubled the figure."""
         if self.path is None:
             return 0
-        return peer_dir_bytes(self.path)
+        inactive = 0
+        if self.session is not None:
+            q = f"SELECT path FROM system.parts WHERE table = '{self.table}' AND NOT active"
+            for part in self.session.query(q, "DataFrame")["path"]:
+                if os.path.isdir(part):
+                    inactive += peer_dir_bytes(part)
+        return peer_dir_bytes(self.path) - inactive
 
     def close(self) -> None:
         """Close the session; the folder stays."""
@@ -369,6 +384,21 @@ class ChDBPeer:
 
 # ------------------------------------------------------------------------------ registry
 
+#: Peers that are servers (``bench/servers.py``), started once per script run.
+SERVER_PEERS: tuple[str, ...] = ("victoriametrics", "influxdb", "clickhouse", "postgres")
+
+
+def _server_factory(name: str) -> Callable[[], Peer]:
+    """A factory of the server peer ``name`` (``servers`` is imported when it is called)."""
+
+    def make() -> Peer:
+        import servers
+
+        return servers.make_server_peer(name)
+
+    return make
+
+
 #: name -> (module that must import, factory).
 PEERS: dict[str, tuple[str, Callable[[], Peer]]] = {
     "arcticdb": ("arcticdb", ArcticDBPeer),
@@ -376,6 +406,7 @@ PEERS: dict[str, tuple[str, Callable[[], Peer]]] = {
     "chdb": ("chdb", ChDBPeer),
     "duckdb": ("duckdb", DuckDBPeer),
     "duckdb-unsorted": ("duckdb", lambda: DuckDBPeer(order_by=None)),
+    **{n: ("servers", _server_factory(n)) for n in SERVER_PEERS},
 }
 
 
@@ -388,13 +419,21 @@ def _import_error(module: str) -> str | None:
 
 
 def missing_peers(names: Sequence[str] | None = None) -> dict[str, str]:
-    """``{peer name: reason}`` for every requested peer that cannot run here."""
+    """``{peer name: reason}`` for every requested peer that cannot run here.
+
+    A server peer is installed here if it is missing (apt-get; pip for psycopg), once per
+    process; it is missing only if that fails, with apt's or pip's reason.
+    """
     out: dict[str, str] = {}
     for n in names if names is not None else PEERS:
         if n not in PEERS:
             out[n] = f"unknown peer (known: {', '.join(PEERS)})"
             continue
         reason = _import_error(PEERS[n][0])
+        if reason is None and n in SERVER_PEERS:
+            import servers
+
+            reason = servers.server_missing(n)
         if reason is not None:
             out[n] = reason
     return out

@@ -60,6 +60,14 @@ class Step:
     sizes: frozenset[str] = field(default_factory=lambda: frozenset(SIZES))
 
 
+#: In-process peers (pip); the servers (apt, started on 127.0.0.1 by the benchmark).
+LIBRARY_PEERS: tuple[str, ...] = ("arcticdb", "duckdb", "chdb")
+SERVER_PEERS: tuple[str, ...] = ("victoriametrics", "influxdb", "clickhouse", "postgres")
+ALL_INGEST_PEERS: tuple[str, ...] = (*LIBRARY_PEERS, *SERVER_PEERS)
+#: Query peers at scale 1000: the libraries (the servers run at scale 100, where their
+#: bulk loads take seconds rather than minutes per round).
+QUERY_LIBRARIES: tuple[str, ...] = ("duckdb", "pandas", "arcticdb", "chdb")
+
 #: Every run, in order; each size takes the steps that list it.
 STEPS: tuple[Step, ...] = (
     Step("core", "quick", "bench_core.py", ("--quick",), frozenset({"quick"})),
@@ -71,14 +79,27 @@ STEPS: tuple[Step, ...] = (
         "core",
         "scale 100",
         "bench_core.py",
-        ("--scale", "100", "--days", "1", "--rounds", "3"),
+        ("--scale", "100", "--days", "1", "--rounds", "3", "--peers", ",".join(ALL_INGEST_PEERS)),
         frozenset({"default", "full"}),
     ),
     Step(
         "core",
         "scale 1000",
         "bench_core.py",
-        ("--scale", "1000", "--days", "1", "--rounds", "3", "--variants", "tsbs"),
+        (
+            "--scale",
+            "1000",
+            "--days",
+            "1",
+            "--rounds",
+            "1",
+            "--variants",
+            "tsbs",
+            "--phases",
+            "ingest,tiers",
+            "--peers",
+            ",".join(LIBRARY_PEERS),
+        ),
         frozenset({"default", "full"}),
     ),
     Step(
@@ -99,7 +120,7 @@ STEPS: tuple[Step, ...] = (
         "queries",
         "scale 1000",
         "bench_queries.py",
-        ("--scale", "1000", "--days", "1", "--windows", "10"),
+        ("--scale", "1000", "--days", "1", "--windows", "10", "--peers", ",".join(QUERY_LIBRARIES)),
         frozenset({"default", "full"}),
     ),
     Step("iot", "100 trucks", "bench_iot.py", (), frozenset({"default", "full"})),
