@@ -286,7 +286,7 @@ def section_core(page: Page, doc: Doc, label: str) -> None:
             if bpp and best:
                 page.target(
                     f"bytes/point, {name} ({label})",
-                    f"{bpp:.3f} vs best peer {best:.3f}",
+                    f"{bpp:.4f} vs best peer {best:.4f}",
                     "< every peer",
                     bpp < best,
                 )
