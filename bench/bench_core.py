@@ -50,6 +50,7 @@ import numpy as np
 import pandas as pd
 from common import (
     dir_bytes,
+    import_tsstore,
     malloc_trim,
     median,
     peak_rss_bytes,
@@ -64,8 +65,6 @@ from common import (
 from peers import SERVER_PEERS, available_peers, missing_peers
 from tsbs import FIELDS, TAGS, VARIANTS, generate_cpu, generate_cpu_chunks
 
-#: The checkout holding this script (put on sys.path when tsstore is not installed).
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: First timestamp of the generated data (the TSBS default).
 START = pd.Timestamp("2016-01-01", tz="UTC")
 #: TSBS sampling interval.
@@ -123,24 +122,6 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _import_tsstore() -> Any:
-    """Import tsstore, or exit with the reason (e.g. a module another engineer is writing).
-
-    When the package is not installed in the environment (``make bench`` installs it), the
-    checkout this script lives in is put on ``sys.path``.
-    """
-    try:
-        import tsstore
-    except ModuleNotFoundError as e:
-        if e.name != "tsstore" or str(REPO_ROOT) in sys.path:
-            sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
-        sys.path.insert(0, str(REPO_ROOT))
-        return _import_tsstore()
-    except Exception as e:  # any import failure stops the benchmark with its reason
-        sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
-    return tsstore
-
-
 def _new_table(
     root: Path, now: pd.Timestamp, memory_retention: str = "8766h"
 ) -> tuple[Any, Any, dict[str, pd.Timestamp]]:
@@ -148,7 +129,7 @@ def _new_table(
 
     Returns ``(store, table, clock)``; set ``clock["t"]`` to move the store's "now".
     """
-    tsstore = _import_tsstore()
+    tsstore = import_tsstore()
     clock = {"t": now}
     store = tsstore.connect(root, clock=lambda: clock["t"], lifecycle_interval=None)
     table = store.create_database("bench").create_table(
@@ -417,7 +398,7 @@ def _worker_tiers(a: argparse.Namespace) -> dict[str, Any]:
     gen_s = time.perf_counter() - t0
     n = len(df)
     end = _clock_after(df)
-    _import_tsstore()
+    import_tsstore()
     warm = _warm_up(df, Path(a.scratch))
     import pyarrow as pa
 
@@ -746,7 +727,7 @@ def phase_recovery(
     scale: int, rows: int, batches: int, rounds: int, seed: int, scratch: Path
 ) -> dict[str, Any]:
     """Phase 5: fill the write-ahead log with ``rows`` rows, close, time reopen + replay."""
-    tsstore = _import_tsstore()
+    tsstore = import_tsstore()
     epochs = math.ceil(rows / scale)
     days = (epochs + 0.5) * INTERVAL.total_seconds() / 86_400
     df = generate_cpu(scale, days, seed=seed).iloc[:rows]
@@ -862,7 +843,7 @@ def _scale_retention(epochs_per_chunk: int) -> pd.Timedelta:
 
 def _worker_scale(a: argparse.Namespace) -> dict[str, Any]:
     """Child process: stream TSBS scale x days in chunks, write, migrate as it goes."""
-    _import_tsstore()
+    import_tsstore()
     epochs = max(1, a.chunk_rows // a.scale)
     chunk_rows = epochs * a.scale
     retention = _scale_retention(epochs)
@@ -1176,7 +1157,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"unknown variant or phase: {unknown}")
     for name, reason in missing_peers(peers).items():
         _log(f"peer {name} NOT RUN: {reason}")
-    tsstore = _import_tsstore()
+    tsstore = import_tsstore()
     params = {
         "scale": scale,
         "days": a.days,

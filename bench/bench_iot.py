@@ -90,7 +90,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from bench_queries import compare, parse_cache_clearer
-from common import dir_bytes, machine_info, median, p95, print_table, run_interleaved, write_results
+from common import (
+    dir_bytes,
+    import_tsstore,
+    machine_info,
+    median,
+    p95,
+    print_table,
+    run_interleaved,
+    write_results,
+)
 from tsbs_iot import (
     DIAGNOSTICS_FIELDS,
     FLEET_CHOICES,
@@ -100,8 +109,6 @@ from tsbs_iot import (
     generate_iot,
 )
 
-#: The checkout holding this script (put on sys.path when tsstore is not installed).
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: First timestamp of the generated data (the TSBS default).
 START = pd.Timestamp("2016-01-01", tz="UTC")
 #: Tiers tsstore is measured on.
@@ -395,18 +402,6 @@ def query_sql(qt: QueryType, w: Instance, dialect: str) -> str:
 # -------------------------------------------------------------------------------- tsstore
 
 
-def _import_tsstore() -> Any:
-    """Import tsstore; when it is not installed, from the checkout this script lives in."""
-    try:
-        import tsstore
-    except ModuleNotFoundError as e:
-        if e.name != "tsstore" or str(REPO_ROOT) in sys.path:
-            sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
-        sys.path.insert(0, str(REPO_ROOT))
-        return _import_tsstore()
-    return tsstore
-
-
 Write = tuple[str, pd.DataFrame, list[str]]
 
 
@@ -464,7 +459,7 @@ def build_store(
     that the calls with every tag and those of the nil-tag rows are reported apart. ``check``:
     verify that every row is stored (and migrated). Returns the store and its figures.
     """
-    tsstore = _import_tsstore()
+    tsstore = import_tsstore()
     end = max(data.readings["time"].max(), data.diagnostics["time"].max())
     clock = {"t": end + pd.Timedelta("1min")}
     store = tsstore.connect(
@@ -946,7 +941,7 @@ def main(argv: list[str] | None = None) -> int:
     types = list(QUERY_TYPES) if a.types == "all" else a.types.split(",")
     if bad := [t for t in types if t not in QUERY_TYPES]:
         sys.exit(f"unknown query types {bad}; known: {list(QUERY_TYPES)}")
-    _import_tsstore()
+    import_tsstore()
     clearer = parse_cache_clearer()
     _BEFORE_TSSTORE_QUERY[:] = [clearer] if clearer is not None else []
 

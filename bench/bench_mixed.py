@@ -97,12 +97,10 @@ from bench_queries import (
     duckdb_sql,
     timestream_sql,
 )
-from common import machine_info, median, p95, print_table, spread, write_results
+from common import import_tsstore, machine_info, median, p95, print_table, spread, write_results
 from peers import ChDBPeer, DuckDBPeer, missing_peers
 from tsbs import FIELDS, TAGS, generate_cpu_chunks
 
-#: The checkout holding this script (put on sys.path when tsstore is not installed).
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: First timestamp of the stream (the TSBS default) and its tick.
 START = pd.Timestamp("2016-01-01", tz="UTC")
 INTERVAL_NS = 10 * 10**9
@@ -141,18 +139,6 @@ MAX_ERRORS = 5
 
 
 # ---------------------------------------------------------------------------------- helpers
-
-
-def _import_tsstore() -> Any:
-    """Import tsstore; when it is not installed, from the checkout this script lives in."""
-    try:
-        import tsstore
-    except ModuleNotFoundError as e:
-        if e.name != "tsstore" or str(REPO_ROOT) in sys.path:
-            sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
-        sys.path.insert(0, str(REPO_ROOT))
-        return _import_tsstore()
-    return tsstore
 
 
 def _ts(ns: int) -> pd.Timestamp:
@@ -650,7 +636,7 @@ class TsstoreThread(System):
 
     def setup(self) -> None:
         """Create the store, write and migrate the history, start the lifecycle."""
-        tsstore = _import_tsstore()
+        tsstore = import_tsstore()
         self.clock = DataClock(START.value)
         self.store = tsstore.connect(
             self.root, clock=self.clock, database=DATABASE, lifecycle_interval=None
@@ -803,7 +789,7 @@ class TsstoreProcess(System):
 
     def setup(self) -> None:
         """Start the writer process (it builds the store), then open the reader."""
-        tsstore = _import_tsstore()
+        tsstore = import_tsstore()
         ctx = mp.get_context("spawn")
         self.shared = ctx.RawValue("q", START.value)
         self.conn, child = ctx.Pipe()
@@ -1423,7 +1409,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(f"--history {a.history} is shorter than the longest window plus 60 s")
     if a.switch_interval:
         sys.setswitchinterval(a.switch_interval)
-    _import_tsstore()
+    import_tsstore()
     cfg = Config(
         scale=scale,
         seed=a.seed,

@@ -49,12 +49,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from common import machine_info, median, p95, print_table, run_interleaved, write_results
+from common import (
+    import_tsstore,
+    machine_info,
+    median,
+    p95,
+    print_table,
+    run_interleaved,
+    write_results,
+)
 from peers import SERVER_PEERS, ChDBPeer, DuckDBPeer, missing_peers
 from tsbs import FIELDS, TAGS, generate_cpu
 
-#: The checkout holding this script (put on sys.path when tsstore is not installed).
-REPO_ROOT = Path(__file__).resolve().parent.parent
 #: First timestamp of the generated data (the TSBS default).
 START = pd.Timestamp("2016-01-01", tz="UTC")
 #: Tiers tsstore is measured on.
@@ -502,18 +508,6 @@ class ServerBaseline:
         self.peer.close()
 
 
-def _import_tsstore() -> Any:
-    """Import tsstore; when it is not installed, from the checkout this script lives in."""
-    try:
-        import tsstore
-    except ModuleNotFoundError as e:
-        if e.name != "tsstore" or str(REPO_ROOT) in sys.path:
-            sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
-        sys.path.insert(0, str(REPO_ROOT))
-        return _import_tsstore()
-    return tsstore
-
-
 def build_store(root: Path, df: pd.DataFrame, tier: str) -> tuple[Any, dict[str, Any]]:
     """A store at ``root`` holding ``df`` as ``benchmark.cpu`` entirely in ``tier``.
 
@@ -521,7 +515,7 @@ def build_store(root: Path, df: pd.DataFrame, tier: str) -> tuple[Any, dict[str,
     then cut to 1 h, the clock moved a day on, and ``run_lifecycle()`` migrates every row.
     Returns the store and the table's ``describe()`` plus the load and migration seconds.
     """
-    tsstore = _import_tsstore()
+    tsstore = import_tsstore()
     end = pd.Timestamp(df["time"].max())
     clock = {"t": end + pd.Timedelta("1min")}
     store = tsstore.connect(
@@ -954,7 +948,7 @@ def main(argv: list[str] | None = None) -> int:
     if REFERENCE not in peer_names:
         sys.exit(f"the reference peer {REFERENCE} cannot run: {not_run[REFERENCE]}")
 
-    _import_tsstore()
+    import_tsstore()
     clearer = None if a.warm_parse else parse_cache_clearer()
     _BEFORE_TSSTORE_QUERY[:] = [clearer] if clearer is not None else []
     if a.warm_parse:

@@ -117,11 +117,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from bench_queries import compare, parse_cache_clearer
-from common import median, p95, print_table, run_interleaved, spread, write_results
+from common import import_tsstore, median, p95, print_table, run_interleaved, spread, write_results
 from peers import ArcticDBPeer, ChDBPeer, DuckDBPeer, missing_peers, peer_dir_bytes
 
-#: The checkout holding this script (put on sys.path when tsstore is not installed).
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout
 #: Where the datasets live by default (``../shared/datasets`` from the project root).
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "datasets"
 #: The datasets, in the order they are loaded.
@@ -170,18 +169,6 @@ TIERS: tuple[str, ...] = ("memory", "magnetic")
 def _log(msg: str) -> None:
     """Progress on stderr (the tables go to stdout)."""
     print(msg, file=sys.stderr, flush=True)
-
-
-def _import_tsstore() -> Any:
-    """Import tsstore; when it is not installed, from the checkout this script lives in."""
-    try:
-        import tsstore
-    except ModuleNotFoundError as e:
-        if e.name != "tsstore" or str(REPO_ROOT) in sys.path:
-            sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
-        sys.path.insert(0, str(REPO_ROOT))
-        return _import_tsstore()
-    return tsstore
 
 
 # ------------------------------------------------------------------------------- datasets
@@ -661,7 +648,7 @@ def _new_store(
     """A store at ``root``, database ``real``, one table per dataset, clock just after the newest
     point of all (memory retention 8766 h, the most; fresh tables take every point in memory).
     Returns ``(store, tables, clock)``; set ``clock["t"]`` to move "now"."""
-    tsstore = _import_tsstore()
+    tsstore = import_tsstore()
     newest = max(ds.frame["time"].max() for ds in datasets)
     clock = {"t": pd.Timestamp(newest) + pd.Timedelta("1min")}
     store = tsstore.connect(
@@ -1672,7 +1659,7 @@ def main(argv: list[str] | None = None) -> int:
     ingest_peers = [p for p in peer_names if p != "pandas"]
     query_peers = [p for p in peer_names if p in QUERY_PEERS]
 
-    _import_tsstore()
+    import_tsstore()
     clearer = parse_cache_clearer()
     _BEFORE_TSSTORE[:] = [clearer] if clearer is not None else []
 

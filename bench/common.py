@@ -303,6 +303,31 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+# ------------------------------------------------------------------------------ tsstore
+
+
+#: The checkout holding these scripts (put on sys.path when tsstore is not installed).
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def import_tsstore() -> Any:
+    """Import tsstore, or exit with the reason (e.g. a module another engineer is writing).
+
+    When the package is not installed in the environment (``make bench`` installs it), the
+    checkout these scripts live in is put on ``sys.path``.
+    """
+    try:
+        import tsstore
+    except ModuleNotFoundError as e:
+        if e.name != "tsstore" or str(REPO_ROOT) in sys.path:
+            sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
+        sys.path.insert(0, str(REPO_ROOT))
+        return import_tsstore()
+    except Exception as e:  # any import failure stops the benchmark with its reason
+        sys.exit(f"cannot import tsstore: {type(e).__name__}: {e}")
+    return tsstore
+
+
 # -------------------------------------------------------------------------------- results
 
 
