@@ -674,6 +674,10 @@ class MagneticTier:
         self._undecided = False
         self._chunk_points = chunk_points
         self._cache = _IndexCache()
+        # The head snapshot last opened: a snapshot is immutable, so while the branch has not
+        # moved the next caller gets the same view (opening one costs a session and a
+        # manifest read: milliseconds a read-only reader would pay on every query).
+        self._head: MagneticSnapshot | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -842,9 +846,11 @@ class MagneticTier:
         where = self._loc.url
         try:
             if as_of is None:
-                return MagneticSnapshot(
-                    self._repo, self._repo.lookup_branch(BRANCH), self._cache, where
-                )
+                sid = self._repo.lookup_branch(BRANCH)
+                head = self._head
+                if head is None or head.id != sid:
+                    head = self._head = MagneticSnapshot(self._repo, sid, self._cache, where)
+                return head
             if isinstance(as_of, str) and _SNAPSHOT_ID.fullmatch(as_of):
                 try:
                     info = self._repo.lookup_snapshot(as_of)

@@ -142,7 +142,20 @@ class Table:
         self._clock = clock
         self._save_entry = save_entry
         self.read_only = read_only
+        # Locks (always taken in this order): ``_lifecycle`` serialises lifecycle passes and
+        # maintenance; ``_lock`` serialises writers (held across a write's log fsync);
+        # ``_publish`` is held briefly to change, or to capture, what readers see together
+        # (the memory tier's runs and registry, the watermark and the magnetic snapshot).
+        # Readers take only ``_publish``, so a query never waits for a write's fsync or for
+        # a migration's commit.
+        self._lifecycle = threading.Lock()
         self._lock = threading.RLock()
+        self._publish = threading.RLock()
+        # Set while a migration to this watermark commits outside ``_lock``: writes with
+        # points below it wait on ``_migrated`` (the rows they could collide with are being
+        # moved), every other write goes on.
+        self._migrating_to: int | None = None
+        self._migrated = threading.Condition(self._lock)
         self._memory = MemoryTier()
         self._snapshot: MagneticSnapshot | None = magnetic.snapshot()
         self._watermark = self._snapshot.watermark
@@ -309,6 +322,10 @@ class Table:
         self, points: Points, rejected: list[Rejection], *, strict: bool, dimensions: list[str]
     ) -> WriteResult:
         with self._lock:
+            while self._migrating_to is not None and len(points):
+                if int(points.time.min()) >= self._migrating_to:
+                    break
+                self._migrated.wait()
             now = to_utc_timestamp(self._clock(), "clock()")
             inside, (reason,) = self._window(points, now)
             if not inside.all():
@@ -331,7 +348,8 @@ class Table:
             # Names of dimensions come from the write; empty columns are not added.
             schema = self._entry.schema.extend(dimensions, dict(points.types))
             # Register first so that the one sort orders rows by the memory tier's series ids.
-            points = self._memory.register(points)
+            with self._publish:
+                points = self._memory.register(points)
             if schema is not self._entry.schema:
                 self._update_entry(schema=schema)
             if not rejected and self._append_fast(points):
@@ -373,7 +391,8 @@ class Table:
                 if n_late:
                     assert late_insert is not None
                     self._write_magnetic(late_insert, kind="write", lsn=lsn)
-                self._memory.apply(plan.insert, plan.replaced, locs)
+                with self._publish:
+                    self._memory.apply(plan.insert, plan.replaced, locs)
                 self._bytes_ingested += _billed_bytes(accepted)
             return WriteResult(
                 records_ingested={
@@ -418,7 +437,8 @@ class Table:
                 None if points.row is None else points.row[order],
             )
         self._replayed_lsn = logged.result()  # raises (and stores nothing) if the log failed
-        self._memory.apply(points)
+        with self._publish:
+            self._memory.apply(points)
         self._bytes_ingested += _billed_bytes(points)
         return True
 
@@ -430,26 +450,34 @@ class Table:
         stored = self._latest().read(
             time_range=(int(late.time.min()), int(late.time.max()) + 1), where=where or None
         )
-        return self._memory.register(stored)
+        with self._publish:
+            return self._memory.register(stored)
 
-    def _write_magnetic(
-        self, points: Points, *, kind: str, lsn: int | None = None, watermark: int | None = None
-    ) -> None:
+    def _write_magnetic(self, points: Points, *, kind: str, lsn: int | None = None) -> None:
         batch = None if lsn is None else f"lsn:{lsn}"
-        self._snapshot = None
-        self._magnetic.write(compact_keys(points), watermark=watermark, kind=kind, batch_id=batch)
+        try:
+            self._magnetic.write(compact_keys(points), kind=kind, batch_id=batch)
+        finally:
+            self._forget_snapshot()
         if lsn is not None:
             self._applied_lsn = max(self._applied_lsn, lsn)
 
+    def _forget_snapshot(self) -> None:
+        """Drop the writer's cached snapshot after one of its commits (or a failed one)."""
+        with self._publish:
+            self._snapshot = None
+
     def _latest(self) -> MagneticSnapshot:
-        """The newest magnetic snapshot. The writer caches it (only its own commits move the
-        branch, and each drops the cache); readers look again every time."""
-        if self.read_only or self._snapshot is None:
-            snap = self._magnetic.snapshot()
-            if not self.read_only:
-                self._snapshot = snap
-            return snap
-        return self._snapshot
+        """The newest magnetic snapshot. The writer caches it: only its own commits move the
+        branch, and each drops the cache once committed, so readers of this process go on
+        reading the state before a commit (paired with the memory tier of that state) until
+        the commit is published. Readers in other processes look again every time."""
+        if self.read_only:
+            return self._magnetic.snapshot()
+        with self._publish:
+            if self._snapshot is None:
+                self._snapshot = self._magnetic.snapshot()
+            return self._snapshot
 
     def _update_entry(self, **changes: Any) -> None:
         self._entry = self._entry.with_(**changes)
@@ -477,7 +505,7 @@ class Table:
         """Catch up with the writer (readers in other processes; a no-op for the writer)."""
         if not self.read_only:
             return
-        with self._lock:
+        with self._lock, self._publish:
             self._replay()
             snap = self._latest()
             if snap.watermark > self._watermark:
@@ -508,7 +536,7 @@ class Table:
         floor = _ns(now - ret.memory - ret.magnetic)
         start = floor if start is None else max(start, floor)
         self.refresh()
-        with self._lock:
+        with self._publish:
             snap = self._magnetic.snapshot(as_of) if as_of is not None else self._latest()
             view = None if as_of is not None else self._memory.view()
             series = self._memory.registry.select(where_l)
@@ -728,7 +756,7 @@ class Table:
         ``partition_duration_setting`` is what the table was created with.
         """
         self.refresh()
-        with self._lock:
+        with self._publish:
             view = self._memory.view()
             snap = self._latest()
         mem_rows = view.rows
@@ -793,44 +821,67 @@ class Table:
 
     # -- lifecycle --------------------------------------------------------------------------
     def run_lifecycle(self, now: pd.Timestamp | None = None) -> LifecycleResult:
-        """Migrate points older than the memory retention; delete those past the magnetic one."""
+        """Migrate points older than the memory retention; delete those past the magnetic one.
+
+        Writes and queries go on while the magnetic tier commits: queries read the state
+        before the migration until it is published (one short lock); writes wait only if they
+        hold points below the new watermark (late points, which go to the magnetic tier).
+        """
         self._check_writable()
-        with self._lock:
-            now = to_utc_timestamp(now if now is not None else self._clock(), "now")
-            ret = self._entry.retention
-            target = _ns(now - ret.memory)
+        with self._lifecycle:
+            with self._lock:
+                now = to_utc_timestamp(now if now is not None else self._clock(), "now")
+                ret = self._entry.retention
+                target = _ns(now - ret.memory)
+                pts = None
+                if target > self._watermark:
+                    pts = self._memory.select_before(target)
+                    self._latest()  # readers keep this snapshot until the migration is published
+                    self._migrating_to = target
             moved = 0
-            if target > self._watermark:
-                pts = self._memory.select_before(target)
-                self._write_magnetic(pts, kind="migrate", watermark=target)
-                self._watermark = target
-                moved = self._memory.drop_before(target)
-                self._wal.truncate_before(target)
-            self._snapshot = None
+            if pts is not None:
+                try:
+                    self._magnetic.write(compact_keys(pts), watermark=target, kind="migrate")
+                    with self._lock:
+                        with self._publish:
+                            self._snapshot = None
+                            self._watermark = target
+                            moved = self._memory.drop_before(target)
+                        self._wal.truncate_before(target)
+                finally:
+                    with self._lock:
+                        self._migrating_to = None
+                        self._migrated.notify_all()
             # Deletion and compaction open a transaction only when the newest snapshot (the
             # writer's own: only its commits move the branch) says there is work: an idle pass
-            # costs one snapshot read instead of two empty transactions.
+            # costs one snapshot read instead of two empty transactions. Neither changes what a
+            # query sees within the retention, so both commit without the writers' lock.
             latest = self._latest()
             cutoff = _ns(now - ret.memory - ret.magnetic)
             oldest, _ = latest.time_bounds()
-            deleted = (
-                self._magnetic.delete_before(cutoff)
-                if oldest is not None and oldest < cutoff
-                else 0
-            )
+            deleted = 0
+            if oldest is not None and oldest < cutoff:
+                try:
+                    deleted = self._magnetic.delete_before(cutoff)
+                finally:
+                    self._forget_snapshot()
             compacted = 0
             if latest.compaction_due(COMPACT_SEGMENTS, self._watermark, OPEN_MAX_SEGMENTS):
-                compacted = self._magnetic.compact(
-                    max_segments=COMPACT_SEGMENTS,
-                    sealed_before=self._watermark,
-                    open_max_segments=OPEN_MAX_SEGMENTS,
-                )
-            self._snapshot = None
+                try:
+                    compacted = self._magnetic.compact(
+                        max_segments=COMPACT_SEGMENTS,
+                        sealed_before=self._watermark,
+                        open_max_segments=OPEN_MAX_SEGMENTS,
+                    )
+                finally:
+                    self._forget_snapshot()
             self._maybe_maintain()
-            if self._bytes_ingested != self._entry.bytes_ingested:
-                self._update_entry(bytes_ingested=self._bytes_ingested)
+            with self._lock:
+                if self._bytes_ingested != self._entry.bytes_ingested:
+                    self._update_entry(bytes_ingested=self._bytes_ingested)
+                watermark = self._watermark
             return LifecycleResult(
-                self.full_name, moved, deleted, pd.Timestamp(self._watermark, tz="UTC"), compacted
+                self.full_name, moved, deleted, pd.Timestamp(watermark, tz="UTC"), compacted
             )
 
     def maintain(self, *, keep_snapshots: object = SNAPSHOT_RETENTION) -> dict[str, int]:
@@ -842,9 +893,11 @@ class Table:
         """
         self._check_writable()
         keep = parse_duration(keep_snapshots, "keep_snapshots")
-        with self._lock:
-            self._snapshot = None
-            out = self._magnetic.maintain(keep_snapshots=keep)
+        with self._lifecycle:
+            try:
+                out = self._magnetic.maintain(keep_snapshots=keep)
+            finally:
+                self._forget_snapshot()
             self._last_maintain = time.monotonic()
             return out
 
@@ -854,12 +907,14 @@ class Table:
         wall = time.monotonic()
         if wall - self._last_maintain < MAINTAIN_EVERY.total_seconds():
             return
-        self._snapshot = None
-        self._magnetic.maintain(keep_snapshots=SNAPSHOT_RETENTION)
+        try:
+            self._magnetic.maintain(keep_snapshots=SNAPSHOT_RETENTION)
+        finally:
+            self._forget_snapshot()
         self._last_maintain = wall
 
     def close(self) -> None:
-        with self._lock:
+        with self._lifecycle, self._lock:
             if not self.read_only and self._bytes_ingested != self._entry.bytes_ingested:
                 self._update_entry(bytes_ingested=self._bytes_ingested)
             self._wal_thread.shutdown()

@@ -243,14 +243,17 @@ def _valid_frame_after(data: memoryview, start: int, min_lsn: int) -> int | None
     return None
 
 
-def _read_whole_file(path: Path) -> pa.Buffer | None:
-    """Read a file into one 64-byte aligned Arrow buffer; None if the file does not exist."""
+def _read_whole_file(path: Path, offset: int = 0) -> pa.Buffer | None:
+    """Read a file from ``offset`` on into one 64-byte aligned Arrow buffer; None if the file
+    does not exist."""
     try:
         f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
     except FileNotFoundError:
         return None
     with f:
-        size = os.fstat(f.fileno()).st_size
+        size = max(os.fstat(f.fileno()).st_size - offset, 0)
+        if offset:
+            f.seek(offset)
         buf = pa.allocate_buffer(size)
         view = memoryview(buf)
         done = 0
@@ -369,6 +372,10 @@ class WriteAheadLog:
         self._lock_fd: int | None = None
         self._closed = False
         self._failed: BaseException | None = None
+        # Readonly: where the last replay stopped, ``(segment's first LSN, last LSN read, byte
+        # offset after it)``. A reader replays every few milliseconds; the next replay reads
+        # that segment from there instead of reading and checking the whole file again.
+        self._tail: tuple[int, int, int] | None = None
         try:
             if readonly:
                 self._refresh()
@@ -832,13 +839,19 @@ class WriteAheadLog:
                     f"WAL segment {path} starts at LSN {first_lsn} but the previous segment "
                     f"holds LSNs up to {previous_last}; the segments overlap"
                 )
-            data = _read_whole_file(path)
+            base, expected = 0, first_lsn
+            tail = self._tail
+            if bound is None and tail is not None and tail[0] == first_lsn and after_lsn >= tail[1]:
+                base, expected = tail[2], tail[1] + 1  # frames up to tail[1] were read before
+            data = _read_whole_file(path, base)
             if data is None:  # deleted by the writer's truncate_before meanwhile
                 continue
             lenient = is_last and bound is None
-            previous_last = yield from self._read_segment(
-                path, data, first_lsn, after_lsn, bound, lenient
+            previous_last, end = yield from self._read_segment(
+                path, data, expected, after_lsn, bound, lenient, base
             )
+            if bound is None:
+                self._tail = (first_lsn, previous_last, base + end)
 
     @staticmethod
     def _read_segment(
@@ -848,19 +861,27 @@ class WriteAheadLog:
         after_lsn: int,
         bound: int | None,
         lenient: bool,
-    ) -> Generator[WalEntry, None, int]:
-        """Yield the entries of one segment read into ``data``; return its last good LSN."""
+        base: int = 0,
+    ) -> Generator[WalEntry, None, tuple[int, int]]:
+        """Yield the entries of one segment read into ``data``; return its last good LSN and
+        the offset in ``data`` after that frame.
+
+        ``data`` holds the file from byte ``base`` on: 0 (the whole file, header first) or the
+        end of a frame read before, in which case its first frame has LSN ``first_lsn``.
+        """
         size = data.size
         view = memoryview(data)
-        if size < SEGMENT_HEADER_SIZE:
-            if lenient:
-                return first_lsn - 1
-            raise CorruptDataError(
-                f"WAL segment {path}: truncated file header ({size} of {SEGMENT_HEADER_SIZE} "
-                "bytes) at byte offset 0"
-            )
-        _check_segment_header(path, view[:SEGMENT_HEADER_SIZE])
-        pos = SEGMENT_HEADER_SIZE
+        pos = 0
+        if base == 0:
+            if size < SEGMENT_HEADER_SIZE:
+                if lenient:
+                    return first_lsn - 1, 0
+                raise CorruptDataError(
+                    f"WAL segment {path}: truncated file header ({size} of "
+                    f"{SEGMENT_HEADER_SIZE} bytes) at byte offset 0"
+                )
+            _check_segment_header(path, view[:SEGMENT_HEADER_SIZE])
+            pos = SEGMENT_HEADER_SIZE
         expected = first_lsn
         while pos < size and (bound is None or expected <= bound):
             problem: str | None = None
@@ -884,15 +905,17 @@ class WriteAheadLog:
                 if lenient:
                     after = _valid_frame_after(view, pos, expected)
                     if after is None:
-                        # A torn tail: the normal end of a log whose writer crashed.
-                        return expected - 1
+                        # A torn tail: the normal end of a log whose writer crashed (or the
+                        # frame a live writer is appending).
+                        return expected - 1, pos
                     raise CorruptDataError(
-                        f"WAL segment {path}: {problem} at byte offset {pos}, with a valid frame "
-                        f"at byte offset {after}; the log is damaged in the middle"
+                        f"WAL segment {path}: {problem} at byte offset {base + pos}, with a "
+                        f"valid frame at byte offset {base + after}; the log is damaged in the "
+                        "middle"
                     )
                 raise CorruptDataError(
-                    f"WAL segment {path}: {problem} at byte offset {pos}; the frame is damaged "
-                    "and is not a torn tail at the end of the last segment"
+                    f"WAL segment {path}: {problem} at byte offset {base + pos}; the frame is "
+                    "damaged and is not a torn tail at the end of the last segment"
                 )
             if lsn > after_lsn:
                 yield WalEntry(
@@ -904,7 +927,7 @@ class WriteAheadLog:
                 )
             expected += 1
             pos = end
-        return expected - 1
+        return expected - 1, pos
 
     # ------------------------------------------------------------------ closing
 
