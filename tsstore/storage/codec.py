@@ -81,8 +81,12 @@ def points_to_arrow(p: Points) -> tuple[pa.Table, dict[str, Any]]:
     return pa.table(arrays), meta
 
 
-def points_from_arrow(table: pa.Table, meta: dict[str, Any]) -> Points:
-    """Inverse of :func:`points_to_arrow`."""
+def points_from_arrow(table: pa.Table, meta: dict[str, Any], *, keys: bool = True) -> Points:
+    """Inverse of :func:`points_to_arrow`.
+
+    ``keys=False`` leaves the key table empty, for a caller that maps the series ids itself
+    (from ``meta["keys"]``).
+    """
     types = {k: MeasureType(v) for k, v in meta["types"].items()}
     columns = {}
     for name, mtype in types.items():
@@ -93,7 +97,7 @@ def points_from_arrow(table: pa.Table, meta: dict[str, Any]) -> Points:
             columns[name] = col.to_numpy().astype(mtype.dtype, copy=False)  # widen narrowed ints
     version = table.column("version").to_numpy() if "version" in table.column_names else None
     return Points(
-        keys=keys_frame(meta["keys"]) if meta["keys"] else pd.DataFrame(),
+        keys=keys_frame(meta["keys"]) if keys and meta["keys"] else pd.DataFrame(),
         series=table.column("series").to_numpy().astype(np.int32, copy=False),
         time=table.column("time").to_numpy(),
         columns=columns,

@@ -65,21 +65,22 @@ class SeriesRegistry:
             self._rows = [self._widen(r, new_cols) for r in self._rows]
             self._index = {r: i for i, r in enumerate(self._rows)}
             self._frame = None
-        out = np.empty(len(keys), dtype=np.int32)
         absent = [None] * len(keys)
-        cols = [
-            keys[c].to_numpy(dtype=object) if c in keys.columns else absent for c in self.columns
-        ]
-        for i, row in enumerate(zip(*cols, strict=True)):
-            key = tuple(None if (v is None or v != v) else v for v in row)
-            sid = self._index.get(key)
-            if sid is None:
-                sid = len(self._rows)
-                self._index[key] = sid
-                self._rows.append(key)
-                self._frame = None
-            out[i] = sid
-        return out
+        cols = [_key_values(keys[c]) if c in keys.columns else absent for c in self.columns]
+        rows = list(zip(*cols, strict=True))
+        get = self._index.get
+        ids = [get(key) for key in rows]
+        if None in ids:
+            for i, key in enumerate(rows):
+                if ids[i] is None:
+                    sid = self._index.get(key)
+                    if sid is None:
+                        sid = len(self._rows)
+                        self._index[key] = sid
+                        self._rows.append(key)
+                        self._frame = None
+                    ids[i] = sid
+        return np.array(ids, dtype=np.int32)
 
     def _widen(self, row: tuple, new_cols: list[str]) -> tuple:
         # old layout: [...dims, measure_name]; new: [...dims, *new_cols, measure_name]
@@ -106,6 +107,16 @@ class SeriesRegistry:
                 return np.empty(0, dtype=np.int32)
             mask &= frame[col].isin(list(allowed)).to_numpy()
         return np.flatnonzero(mask).astype(np.int32)
+
+
+def _key_values(column: pd.Series) -> list:
+    """A key column's values as a list, every missing value (None, NaN, NA) as None."""
+    values = column.to_numpy(dtype=object)
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values.tolist()
 
 
 #: Names of the structural variables of a run's Dataset and of :meth:`MemoryTier.to_xarray`.
@@ -348,9 +359,14 @@ class MemoryTier:
         return ds
 
     # -- writing -------------------------------------------------------------------------
-    def register(self, points: Points) -> Points:
-        """The points re-keyed to this tier's registry ids (registering new series)."""
-        ids = self.registry.ids_for(points.keys)
+    def register(self, points: Points, ids: np.ndarray | None = None) -> Points:
+        """The points re-keyed to this tier's registry ids (registering new series).
+
+        ``ids``: the registry ids of ``points.keys``' rows when the caller has them already
+        (``registry.ids_for(points.keys)``).
+        """
+        if ids is None:
+            ids = self.registry.ids_for(points.keys)
         series = ids[points.series] if len(points) else points.series.astype(np.int32)
         if len(self.registry) > len(self._series_tmax):
             grow = np.full(len(self.registry) - len(self._series_tmax), np.iinfo(np.int64).min)

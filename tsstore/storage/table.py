@@ -34,7 +34,7 @@ from tsstore.model.durations import (
     to_utc_timestamp,
 )
 from tsstore.model.frames import points_from_frame
-from tsstore.model.points import MEASURE_NAME, Points
+from tsstore.model.points import MEASURE_NAME, Points, keys_frame
 from tsstore.model.records import Rejection, parse_records
 from tsstore.model.schema import RowFilter, TableSchema, null_mask
 from tsstore.model.upsert import plan_upsert, resolve_duplicates
@@ -486,20 +486,47 @@ class Table:
 
     # -- recovery and refresh ---------------------------------------------------------------
     def _replay(self) -> None:
-        """Apply write-ahead log frames after the last one applied (on open, and for readers)."""
+        """Apply write-ahead log frames after the last one applied (on open, and for readers).
+
+        The memory rows of all new frames go into the memory tier as one upsert (the last
+        frame's row wins among rows of one identity, as frame-by-frame replay would have it):
+        a reader catching up with a writer of many small writes pays the per-write costs once.
+        Consecutive frames usually name the same series: their key tables are registered once.
+        """
+        pending: list[Points] = []
+        seen: tuple[Any, np.ndarray, list[str]] | None = None
+        registry = self._memory.registry
         for entry in self._wal.replay(after_lsn=self._replayed_lsn):
-            pts = points_from_arrow(entry.table, entry.meta)
+            raw_keys = entry.meta["keys"]
+            if seen is None or seen[0] != raw_keys:
+                dims = [
+                    c
+                    for c, values in raw_keys.items()
+                    if c != MEASURE_NAME and any(v is not None for v in values)
+                ]
+                seen = (raw_keys, registry.ids_for(keys_frame(raw_keys)), dims)
+            pts = self._memory.register(
+                points_from_arrow(entry.table, entry.meta, keys=False), seen[1]
+            )
+            if self.read_only:
+                # A reader learns new dimensions and measures from the log, as the writer
+                # learned them from the write (the writer saves them in the catalog).
+                schema = self._entry.schema.extend(seen[2], dict(pts.types))
+                if schema is not self._entry.schema:
+                    self._entry = self._entry.with_(schema=schema)
             n_late = int(entry.meta.get("late", 0))
             if n_late and entry.lsn > self._applied_lsn and not self.read_only:
                 # The process stopped between logging this write and committing its late rows:
                 # writes are serialised, so replaying them with replace semantics is exact.
-                late = self._memory.register(pts.take(np.arange(n_late)))
-                self._write_magnetic(late, kind="write", lsn=entry.lsn)
+                self._write_magnetic(pts.take(np.arange(n_late)), kind="write", lsn=entry.lsn)
             mem = pts.take(np.arange(n_late, len(pts))) if n_late else pts
             mem = mem.take(mem.time >= self._watermark) if len(mem) else mem
             if len(mem):
-                self._memory.upsert(self._memory.register(mem))
+                pending.append(mem)
             self._replayed_lsn = entry.lsn
+        if pending:
+            batch = Points.concat(pending, keys=registry.frame)
+            self._memory.upsert(_last_wins(batch) if len(pending) > 1 else batch)
 
     def refresh(self) -> None:
         """Catch up with the writer (readers in other processes; a no-op for the writer)."""
@@ -930,6 +957,17 @@ def _applied_lsn(magnetic: MagneticTier) -> int:
         if isinstance(batch, str) and batch.startswith("lsn:"):
             best = max(best, int(batch[4:]))
     return best
+
+
+def _last_wins(p: Points) -> Points:
+    """``p`` without the earlier rows of each repeated identity (series, time)."""
+    order = np.lexsort((np.arange(len(p)), p.time, p.series))
+    s, t = p.series[order], p.time[order]
+    repeated = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
+    if not repeated.any():
+        return p
+    keep = np.append(~repeated, True)  # the last row of each run of one identity
+    return p.take(np.sort(order[keep]))
 
 
 def _billed_bytes(p: Points) -> int:
