@@ -717,6 +717,27 @@ def test_queries_read_decoded_chunks_through_a_bounded_cache(url: str) -> None:
     assert cache.get(("big", 0)) is None
 
 
+def test_a_written_segment_is_in_the_chunk_cache(url: str) -> None:
+    """The writer puts the numeric chunks of each segment it writes into the cache, as a read
+    decodes them: the first query of freshly migrated data decodes only the string arrays,
+    and returns what a read of the stored chunks returns."""
+    from tsstore.storage import magnetic
+
+    tier = open_tier(url, chunk_points=5)
+    pts = mixed_points(n_hosts=3, n_times=30, step=HOUR, seed=7)
+    magnetic.CHUNKS.clear()
+    tier.write(pts)
+    assert magnetic.CHUNKS.nbytes > 0
+    misses = magnetic.CHUNKS.misses
+    hot = model(tier.snapshot().read())
+    numeric_misses = magnetic.CHUNKS.misses - misses
+    magnetic.CHUNKS.clear()
+    cold = model(tier.snapshot().read())
+    cold_misses = magnetic.CHUNKS.misses
+    assert hot == cold == model(pts)
+    assert numeric_misses < cold_misses / 2  # what still missed: VARCHAR (object) chunks
+
+
 def test_varchar_values_differing_after_a_nul_stay_distinct(url: str) -> None:
     """pandas' string hashing stops at a NUL ("a" == "a\\x00" there); the dictionary
     encoding must not merge such values (found by the property test above)."""

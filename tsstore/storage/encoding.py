@@ -858,9 +858,21 @@ def segment_specs(points: Points, chunk_points: int) -> tuple[dict[str, Any], li
     return attrs, specs
 
 
-async def write_segment(store: Any, path: str, points: Points, chunk_points: int) -> dict[str, Any]:
+async def write_segment(
+    store: Any,
+    path: str,
+    points: Points,
+    chunk_points: int,
+    cache: ChunkCache | None = None,
+    cache_prefix: str = "",
+) -> dict[str, Any]:
     """Create segment group ``path`` holding ``points`` (see :func:`segment_specs`) in
-    ``store``, its parents as needed; returns the segment's manifest entry."""
+    ``store``, its parents as needed; returns the segment's manifest entry.
+
+    ``cache``: the chunks of the numeric arrays go there as they are written (as a read
+    would decode them, under the keys :func:`read_segment` uses with ``cache_prefix``), so
+    the first queries of a segment just migrated do not decode what the writer had in memory.
+    """
     attrs, specs = segment_specs(points, chunk_points)
     parent = await zasync.open_group(store=store, mode="a", zarr_format=3)
     for name in path.split("/")[:-1]:
@@ -892,6 +904,14 @@ async def write_segment(store: Any, path: str, points: Points, chunk_points: int
             await arr.setitem(slice(None), data)
 
     await asyncio.gather(*(create(spec) for spec in specs))
+    if cache is not None:
+        for spec in specs:
+            data = spec.data
+            if data.dtype == object or data.ndim != 1:
+                continue
+            key = f"{cache_prefix}/{path}/{spec.path}"
+            for c, lo in enumerate(range(0, len(data), spec.chunks)):
+                cache.put((key, c), data[lo : lo + spec.chunks])
     return {
         "path": path,
         "rows": len(points),

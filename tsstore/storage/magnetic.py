@@ -1072,7 +1072,7 @@ class MagneticTier:
         old = [self._read_whole(root.store, entry["segments"][i]["path"]) for i in hit]
         merged = _compact_sorted(_union([*old, new]))
         path = _new_segment_path(key, entry["segments"])
-        seg = run(write_segment(root.store, path, merged, chunk_points))
+        seg = run(write_segment(root.store, path, merged, chunk_points, CHUNKS, self._loc.url))
         for i in hit:
             del root[entry["segments"][i]["path"]]
         gone = set(hit)
@@ -1102,7 +1102,9 @@ class MagneticTier:
 
             async def one(path: str, points: Points) -> dict[str, Any]:
                 async with limit:
-                    return await write_segment(root.store, path, points, chunk_points)
+                    return await write_segment(
+                        root.store, path, points, chunk_points, CHUNKS, self._loc.url
+                    )
 
             jobs = (one(path, pts) for path, (_, pts) in zip(paths, appends, strict=True))
             return list(await asyncio.gather(*jobs))
@@ -1192,7 +1194,13 @@ class MagneticTier:
                     del root[seg["path"]]
                     if len(rest):
                         path = _new_segment_path(key, entry["segments"] + kept)
-                        kept.append(run(write_segment(root.store, path, rest, chunk_points)))
+                        kept.append(
+                            run(
+                                write_segment(
+                                    root.store, path, rest, chunk_points, CHUNKS, self._loc.url
+                                )
+                            )
+                        )
                 entry["segments"] = kept
                 entry["rows"] = sum(int(s["rows"]) for s in kept)
                 if not kept:
@@ -1277,7 +1285,7 @@ class MagneticTier:
         group = entry["segments"][first : last + 1]
         merged = _union([self._read_whole(root.store, g["path"]) for g in group]).sorted()
         path = _new_segment_path(key, entry["segments"])
-        seg = run(write_segment(root.store, path, merged, chunk_points))
+        seg = run(write_segment(root.store, path, merged, chunk_points, CHUNKS, self._loc.url))
         for g in group:
             del root[g["path"]]
         entry["segments"][first : last + 1] = [seg]
