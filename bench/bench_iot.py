@@ -94,10 +94,9 @@ from common import (
     dir_bytes,
     import_tsstore,
     machine_info,
+    measure_interleaved,
     median,
-    p95,
     print_table,
-    run_interleaved,
     write_results,
 )
 from tsbs_iot import (
@@ -768,15 +767,6 @@ def _prep(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(**conv) if conv else df
 
 
-@dataclass(slots=True)
-class Sample:
-    """One timed call: seconds, the result and (tsstore) the query's stats."""
-
-    seconds: float
-    result: pd.DataFrame | None
-    stats: dict[str, Any] | None = None
-
-
 #: Called (untimed) before each tsstore query: clears tsstore's caches of parsed SQL.
 _BEFORE_TSSTORE_QUERY: list[Callable[[], None]] = []
 
@@ -789,18 +779,17 @@ def _stats(store: Any) -> dict[str, Any]:
     }
 
 
-def _timed(
-    name: str, call: Callable[[], pd.DataFrame], sink: dict[str, Sample], store: Any = None
-) -> float:
-    if store is not None:
-        for fn in _BEFORE_TSSTORE_QUERY:
-            fn()
-        store.clear_query_caches()
-    t0 = time.perf_counter()
-    res = call()
-    dt = time.perf_counter() - t0
-    sink[name] = Sample(dt, res, _stats(store) if store is not None else None)
-    return dt
+def _before_tsstore_query(store: Any) -> None:
+    """Untimed, before every timed tsstore query: ``_BEFORE_TSSTORE_QUERY``'s hooks, then
+    ``store.clear_query_caches()``."""
+    for fn in _BEFORE_TSSTORE_QUERY:
+        fn()
+    store.clear_query_caches()
+
+
+def _compare(got: pd.DataFrame | None, want: pd.DataFrame) -> str | None:
+    """``bench_queries.compare`` of the results with durations as seconds (``_prep``)."""
+    return compare(_prep(got), _prep(want), RTOL) if got is not None else "no result"
 
 
 def measure_type(
@@ -810,61 +799,41 @@ def measure_type(
     peers: dict[str, Any],
 ) -> dict[str, Any]:
     """Warm up every system once, then time them interleaved on every instance; check each
-    result against DuckDB's."""
+    result against DuckDB's (``common.measure_interleaved``)."""
     systems: dict[str, Callable[[Instance], pd.DataFrame]] = {}
-    store_of: dict[str, Any] = {}
+    before: dict[str, Callable[[], None]] = {}
+    warm_up: dict[str, Callable[[], None]] = {}
+    stats: dict[str, Callable[[], dict[str, Any]]] = {}
     for tier, store in stores.items():
-        systems[f"tsstore-{tier}"] = lambda w, s=store: s.query(query_sql(qt, w, "timestream"))
-        store_of[f"tsstore-{tier}"] = store
+        name = f"tsstore-{tier}"
+        systems[name] = lambda w, s=store: s.query(query_sql(qt, w, "timestream"))
+        before[name] = partial(_before_tsstore_query, store)
+        warm_up[name] = store.clear_query_caches  # the warm-up starts from empty caches too
+        stats[name] = partial(_stats, store)
     for name, peer in peers.items():
         systems[name] = partial(peer.run, qt)
-    errors: dict[str, str] = {}
-    for name, fn in list(systems.items()):
-        try:
-            if name in store_of:
-                store_of[name].clear_query_caches()
-            fn(instances[0])
-        except Exception as e:  # a failing system is reported, the others still run
-            errors[name] = f"{type(e).__name__}: {e}"
-            traceback.print_exc()
-            del systems[name]
-    times: dict[str, list[float]] = {n: [] for n in systems}
-    stages: dict[str, list[dict[str, Any]]] = {n: [] for n in systems if n in store_of}
-    checks: dict[str, list[str | None]] = {n: [] for n in systems if n != REFERENCE}
-    rows: list[int] = []
-    for w in instances:
-        sink: dict[str, Sample] = {}
-        calls = {
-            n: partial(_timed, n, partial(fn, w), sink, store_of.get(n))
-            for n, fn in systems.items()
-        }
-        for n, secs in run_interleaved(calls, rounds=1).items():
-            times[n] += secs
-        for n in stages:
-            stages[n].append(sink[n].stats or {})
-        ref = sink.get(REFERENCE)
-        if ref is not None and ref.result is not None:
-            want = _prep(ref.result)
-            rows.append(len(want))
-            for n in checks:
-                got = sink[n].result
-                checks[n].append(
-                    compare(_prep(got), want, RTOL) if got is not None else "no result"
-                )
-        sink.clear()
+    m = measure_interleaved(
+        systems,
+        instances,
+        reference=REFERENCE,
+        compare=_compare,
+        before=before,
+        before_warmup=warm_up,
+        stats=stats,
+    )
     return {
         "type": qt.name,
         "sql_timestream": query_sql(qt, instances[0], "timestream"),
         "sql_duckdb": query_sql(qt, instances[0], "duckdb"),
         "sql_clickhouse": query_sql(qt, instances[0], "clickhouse"),
         "instances": [(w.start, w.end, w.fleet, list(w.trucks)) for w in instances],
-        "seconds": times,
-        "median_ms": {n: median(v) * 1e3 for n, v in times.items()},
-        "p95_ms": {n: p95(v) * 1e3 for n, v in times.items()},
-        "stages": stages,
-        "checks": checks,
-        "result_rows": rows,
-        "errors": errors,
+        "seconds": m["seconds"],
+        "median_ms": m["median_ms"],
+        "p95_ms": m["p95_ms"],
+        "stages": m["stages"],
+        "checks": m["checks"],
+        "result_rows": m["result_rows"],
+        "errors": m["errors"],
     }
 
 

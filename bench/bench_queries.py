@@ -52,8 +52,8 @@ import pandas as pd
 from common import (
     import_tsstore,
     machine_info,
+    measure_interleaved,
     median,
-    p95,
     print_table,
     run_interleaved,
     write_results,
@@ -435,8 +435,9 @@ class DuckDBBaseline:
 
 class ChDBBaseline:
     """chDB (in-process ClickHouse) with the table built by ``peers.ChDBPeer``: ``MergeTree
-    ORDER BY (hostname, time)``, tags ``LowCardinality(String)``, ``time DateTime64(9, 'UTC')``,
-    fields ``Int64``; one ``INSERT ... FROM Python(df)`` then ``OPTIMIZE TABLE cpu FINAL``.
+    ORDER BY (hostname, time)``, tags ``LowCardinality(String)``, ``time DateTime64(9, 'UTC')
+    CODEC(Delta, ZSTD)``, fields ``Int64 CODEC(T64, ZSTD)`` (``peers.CHDB_TSBS_CODECS``); one
+    ``INSERT ... FROM Python(df)`` then ``OPTIMIZE TABLE cpu FINAL``.
 
     Queries are ``clickhouse_sql`` through ``session.query(sql, "DataFrame")`` (the conversion
     to pandas is timed, as DuckDB's ``.df()`` is). lastpoint is the same join on max(time) per
@@ -592,15 +593,6 @@ def compare(got: pd.DataFrame, ref: pd.DataFrame, rtol: float = RTOL) -> str | N
 # ---------------------------------------------------------------------------- measurement
 
 
-@dataclass(slots=True)
-class Sample:
-    """One timed call: seconds, the result and (tsstore) the query's stats."""
-
-    seconds: float
-    result: pd.DataFrame | None
-    stats: dict[str, Any] | None = None
-
-
 def _stats_dict(store: Any) -> dict[str, Any]:
     """The fields of ``store.last_query_stats`` this report uses (NaN where one is absent)."""
     s = store.last_query_stats
@@ -631,20 +623,13 @@ def parse_cache_clearer() -> Callable[[], None] | None:
 _BEFORE_TSSTORE_QUERY: list[Callable[[], None]] = []
 
 
-def _timed(
-    name: str, call: Callable[[], pd.DataFrame], sink: dict[str, Sample], store: Any = None
-) -> float:
-    """Time ``call()``; keep its result (and the store's query stats) in ``sink[name]``."""
-    if store is not None:
-        for fn in _BEFORE_TSSTORE_QUERY:
-            fn()
-        if _BEFORE_TSSTORE_QUERY and hasattr(store, "clear_query_caches"):
-            store.clear_query_caches()  # cold: prepared plans too
-    t0 = time.perf_counter()
-    res = call()
-    dt = time.perf_counter() - t0
-    sink[name] = Sample(dt, res, _stats_dict(store) if store is not None else None)
-    return dt
+def _before_tsstore_query(store: Any) -> None:
+    """Untimed, before every timed tsstore query: the hooks of ``_BEFORE_TSSTORE_QUERY`` (cold
+    parse) and, when there are any, ``store.clear_query_caches()`` (prepared plans too)."""
+    for fn in _BEFORE_TSSTORE_QUERY:
+        fn()
+    if _BEFORE_TSSTORE_QUERY and hasattr(store, "clear_query_caches"):
+        store.clear_query_caches()  # cold: prepared plans too
 
 
 def _ms(x: float) -> float:
@@ -657,15 +642,17 @@ def measure_type(
     stores: dict[str, Any],
     peers: dict[str, Any],
 ) -> dict[str, Any]:
-    """Warm up, then time every system on every window (interleaved); check the results."""
+    """Warm up, then time every system on every window (interleaved); check the results
+    (``common.measure_interleaved``)."""
     systems: dict[str, Callable[[Window], pd.DataFrame]] = {}
-    store_of: dict[str, Any] = {}
+    before: dict[str, Callable[[], None]] = {}
+    stats: dict[str, Callable[[], dict[str, Any]]] = {}
     for tier, store in stores.items():
         dask = tier.endswith("dask")
-        systems[f"tsstore-{tier}"] = lambda w, s=store, d=dask: s.query(
-            timestream_sql(qt, w), distributed=d
-        )
-        store_of[f"tsstore-{tier}"] = store
+        name = f"tsstore-{tier}"
+        systems[name] = lambda w, s=store, d=dask: s.query(timestream_sql(qt, w), distributed=d)
+        before[name] = partial(_before_tsstore_query, store)
+        stats[name] = partial(_stats_dict, store)
     skipped: dict[str, str] = {}
     for name, peer in peers.items():
         reason = peer.supports(qt) if hasattr(peer, "supports") else None
@@ -673,34 +660,9 @@ def measure_type(
             skipped[name] = reason
             continue
         systems[name] = partial(peer.run, qt)
-    errors: dict[str, str] = {}
-    for name, fn in list(systems.items()):  # warm-up, one per system
-        try:
-            fn(windows[0])
-        except Exception as e:  # a failing system is reported, the others still run
-            errors[name] = f"{type(e).__name__}: {e}"
-            traceback.print_exc()
-            del systems[name]
-    times: dict[str, list[float]] = {n: [] for n in systems}
-    stages: dict[str, list[dict[str, Any]]] = {n: [] for n in systems if n in store_of}
-    checks: dict[str, list[str | None]] = {n: [] for n in systems if n != REFERENCE}
-    rows: list[int] = []
-    for w in windows:
-        sink: dict[str, Sample] = {}
-        calls = {
-            n: partial(_timed, n, partial(fn, w), sink, store_of.get(n))
-            for n, fn in systems.items()
-        }
-        for n, secs in run_interleaved(calls, rounds=1).items():
-            times[n] += secs
-        for n in stages:
-            stages[n].append(sink[n].stats or {})
-        ref = sink.get(REFERENCE)
-        if ref is not None and ref.result is not None:
-            rows.append(len(ref.result))
-            for n in checks:
-                checks[n].append(compare(sink[n].result, ref.result))
-        sink.clear()
+    m = measure_interleaved(
+        systems, windows, reference=REFERENCE, compare=compare, before=before, stats=stats
+    )
     return {
         "type": qt.name,
         "sql_timestream": timestream_sql(qt, windows[0]),
@@ -712,14 +674,14 @@ def measure_type(
             if hasattr(p, "query_text") and n not in skipped
         },
         "windows": [(w.start, w.end, list(w.hosts)) for w in windows],
-        "seconds": times,
-        "median_ms": {n: _ms(median(v)) for n, v in times.items()},
-        "p95_ms": {n: _ms(p95(v)) for n, v in times.items()},
-        "stages": stages,
-        "checks": checks,
-        "result_rows": rows,
+        "seconds": m["seconds"],
+        "median_ms": m["median_ms"],
+        "p95_ms": m["p95_ms"],
+        "stages": m["stages"],
+        "checks": m["checks"],
+        "result_rows": m["result_rows"],
         "skipped": skipped,
-        "errors": errors,
+        "errors": m["errors"],
     }
 
 

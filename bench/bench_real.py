@@ -117,7 +117,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from bench_queries import compare, parse_cache_clearer
-from common import import_tsstore, median, p95, print_table, run_interleaved, spread, write_results
+from common import (
+    import_tsstore,
+    measure_interleaved,
+    median,
+    print_table,
+    run_interleaved,
+    spread,
+    write_results,
+)
 from peers import ArcticDBPeer, ChDBPeer, DuckDBPeer, missing_peers, peer_dir_bytes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent  # the checkout
@@ -560,7 +568,8 @@ class RealChDB(ChDBPeer):
     """
 
     def __init__(self, ds: Dataset, variant: str = "chdb") -> None:
-        super().__init__(table=ds.name, tags=ds.dims, order_by=(*ds.dims, "time"))
+        # codecs=False: not peers.CHDB_TSBS_CODECS but this module's CHDB_CODECS
+        super().__init__(table=ds.name, tags=ds.dims, order_by=(*ds.dims, "time"), codecs=False)
         self.name = variant
         self.float_codec, self.time_codec = CHDB_CODECS[variant]
         self.mode += ", floats " + (self.float_codec or "default codec (LZ4)")
@@ -1494,21 +1503,13 @@ def build_tier_stores(
 _BEFORE_TSSTORE: list[Callable[[], None]] = []
 
 
-def _timed(
-    name: str, fn: Callable[[], pd.DataFrame], sink: dict[str, Any], store: Any = None
-) -> float:
-    """Time ``fn()``; keep its result in ``sink[name]``. For tsstore, its caches of parsed SQL
-    and prepared plans are cleared first (untimed)."""
-    if store is not None:
-        for f in _BEFORE_TSSTORE:
-            f()
-        if hasattr(store, "clear_query_caches"):
-            store.clear_query_caches()
-    t0 = time.perf_counter()
-    res = fn()
-    dt = time.perf_counter() - t0
-    sink[name] = res
-    return dt
+def _before_tsstore_query(store: Any) -> None:
+    """Untimed, before every timed tsstore query: ``_BEFORE_TSSTORE``'s hooks, then the store's
+    caches of parsed SQL and prepared plans are cleared."""
+    for f in _BEFORE_TSSTORE:
+        f()
+    if hasattr(store, "clear_query_caches"):
+        store.clear_query_caches()
 
 
 def measure_query(
@@ -1518,43 +1519,25 @@ def measure_query(
     peers: dict[str, Any],
 ) -> dict[str, Any]:
     """Warm up each system once, then every window with the systems interleaved; check every
-    result against DuckDB's."""
+    result against DuckDB's (``common.measure_interleaved``)."""
     systems: dict[str, Callable[[dict[str, Any]], pd.DataFrame]] = {}
-    store_of: dict[str, Any] = {}
+    before: dict[str, Callable[[], None]] = {}
     for tier, store in stores.items():
         systems[f"tsstore-{tier}"] = lambda p, s=store: s.query(q.sql(p, "timestream"))
-        store_of[f"tsstore-{tier}"] = store
+        before[f"tsstore-{tier}"] = partial(_before_tsstore_query, store)
     skipped: dict[str, str] = {}
     for name, peer in peers.items():
         if name == "pandas" and q.pandas is None:
             skipped[name] = "no pandas form"
             continue
         systems[name] = partial(peer.run, q)
-    errors: dict[str, str] = {}
-    for name, fn in list(systems.items()):
-        try:
-            fn(windows[0])
-        except Exception as e:  # a failing system is reported, the others still run
-            errors[name] = f"{type(e).__name__}: {e}"
-            traceback.print_exc()
-            del systems[name]
-    times: dict[str, list[float]] = {n: [] for n in systems}
-    checks: dict[str, list[str | None]] = {n: [] for n in systems if n != REFERENCE}
-    rows: list[int] = []
-    for w in windows:
-        sink: dict[str, Any] = {}
-        calls = {
-            n: partial(_timed, n, partial(fn, w), sink, store_of.get(n))
-            for n, fn in systems.items()
-        }
-        for n, secs in run_interleaved(calls, rounds=1).items():
-            times[n] += secs
-        ref = sink.get(REFERENCE)
-        if ref is not None:
-            rows.append(len(ref))
-            for n in checks:
-                checks[n].append(compare(sink[n], ref, RTOL))
-        sink.clear()
+    m = measure_interleaved(
+        systems,
+        windows,
+        reference=REFERENCE,
+        compare=partial(compare, rtol=RTOL),
+        before=before,
+    )
     return {
         "query": q.name,
         "dataset": q.dataset,
@@ -1563,13 +1546,13 @@ def measure_query(
         "sql_duckdb": q.sql(windows[0], "duckdb"),
         "sql_clickhouse": q.sql(windows[0], "clickhouse"),
         "windows": [{k: (list(v) if k == "series" else v) for k, v in w.items()} for w in windows],
-        "seconds": times,
-        "median_ms": {n: 1e3 * median(v) for n, v in times.items()},
-        "p95_ms": {n: 1e3 * p95(v) for n, v in times.items()},
-        "checks": checks,
-        "result_rows": rows,
+        "seconds": m["seconds"],
+        "median_ms": m["median_ms"],
+        "p95_ms": m["p95_ms"],
+        "checks": m["checks"],
+        "result_rows": m["result_rows"],
         "skipped": skipped,
-        "errors": errors,
+        "errors": m["errors"],
     }
 
 

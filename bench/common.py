@@ -7,6 +7,7 @@ Scripts in ``bench/`` run as ``python bench/<script>.py``, so this module is imp
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import gc
 import json
 import math
@@ -15,16 +16,20 @@ import platform
 import statistics
 import sys
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "RESULTS_DIR",
+    "Sample",
     "dir_bytes",
     "machine_info",
     "malloc_trim",
+    "measure_interleaved",
     "median",
     "p95",
     "peak_rss_bytes",
@@ -107,6 +112,129 @@ def run_interleaved(
             gc.collect()
             out[name].append(float(fn()))
     return out
+
+
+@dataclass(slots=True)
+class Sample:
+    """One timed call of ``measure_interleaved``: seconds, the result and (where the system has
+    a ``stats`` hook) what that hook read just after the call."""
+
+    seconds: float
+    result: Any
+    stats: dict[str, Any] | None = None
+
+
+def _timed_call(
+    name: str,
+    call: Callable[[], Any],
+    sink: dict[str, Sample],
+    before: Callable[[], None] | None = None,
+    stats: Callable[[], dict[str, Any]] | None = None,
+) -> float:
+    """Run ``before()`` (untimed), time ``call()``, keep its result and ``stats()`` (untimed) in
+    ``sink[name]``; return the seconds."""
+    if before is not None:
+        before()
+    t0 = time.perf_counter()
+    res = call()
+    dt = time.perf_counter() - t0
+    sink[name] = Sample(dt, res, stats() if stats is not None else None)
+    return dt
+
+
+def measure_interleaved(
+    systems: Mapping[str, Callable[[Any], Any]],
+    windows: Sequence[Any],
+    *,
+    reference: str,
+    compare: Callable[[Any, Any], str | None],
+    before: Mapping[str, Callable[[], None]] | None = None,
+    before_warmup: Mapping[str, Callable[[], None]] | None = None,
+    stats: Mapping[str, Callable[[], dict[str, Any]]] | None = None,
+) -> dict[str, Any]:
+    """Time several systems answering the same query on the same windows, interleaved, and
+    check every answer against a reference system's.
+
+    The loop of the query benchmarks (``bench_queries.py``, ``bench_iot.py``,
+    ``bench_real.py``): each script builds ``systems`` for one query type (tsstore per tier,
+    then its peers, less those that cannot express the query) and adds its own fields (SQL
+    texts, windows, skipped systems) to what this returns.
+
+    1. Warm-up: each system answers ``windows[0]`` once, untimed, after its
+       ``before_warmup`` hook. A system that raises is reported (traceback on stderr), recorded
+       under ``errors`` and left out of the rest; the others still run.
+    2. Per window, in order: every remaining system once, in the order of ``systems``
+       (``run_interleaved`` with one round: A B C, A B C, ...; ``gc.collect()`` before each
+       call). Only the call is timed: the system's ``before`` hook (e.g. clearing tsstore's
+       caches of parsed SQL, so that every window's query is cold) runs just before it, its
+       ``stats`` hook (e.g. ``store.last_query_stats``) just after it, both untimed.
+    3. Per window, when the reference answered (a result that is not None): its row count goes
+       to ``result_rows`` and every other system's result is checked with
+       ``compare(result, reference result)`` (None when equal, else what differs).
+
+    Args:
+        systems: ``{name: fn(window) -> result}``, in the order they run within a window.
+        windows: what each query is asked on (time windows, hosts, ...); ``windows[0]`` is
+            also the warm-up's.
+        reference: the name of the system whose results are the expected ones.
+        compare: ``compare(got, want) -> str | None``.
+        before: per system, an untimed call before each timed one.
+        before_warmup: per system, an untimed call before its warm-up call.
+        stats: per system, an untimed read just after each timed call; the systems listed
+            here get a list under ``stages``.
+
+    Returns:
+        ``seconds`` (``{name: [s per window]}``), ``median_ms`` and ``p95_ms`` (per system),
+        ``stages`` (``{name: [stats per window]}``, the systems with a ``stats`` hook),
+        ``checks`` (``{name: [None or the difference, per window]}``, every system but the
+        reference), ``result_rows`` (the reference's row count per window) and ``errors``
+        (``{name: "Type: message"}`` of the warm-ups that failed).
+    """
+    before = before or {}
+    before_warmup = before_warmup or {}
+    stats = stats or {}
+    live: dict[str, Callable[[Any], Any]] = dict(systems)
+    errors: dict[str, str] = {}
+    for name, fn in list(live.items()):  # warm-up, one call per system
+        try:
+            if name in before_warmup:
+                before_warmup[name]()
+            fn(windows[0])
+        except Exception as e:  # a failing system is reported, the others still run
+            errors[name] = f"{type(e).__name__}: {e}"
+            traceback.print_exc()
+            del live[name]
+    times: dict[str, list[float]] = {n: [] for n in live}
+    stages: dict[str, list[dict[str, Any]]] = {n: [] for n in live if n in stats}
+    checks: dict[str, list[str | None]] = {n: [] for n in live if n != reference}
+    rows: list[int] = []
+    for w in windows:
+        sink: dict[str, Sample] = {}
+        calls = {
+            n: functools.partial(
+                _timed_call, n, functools.partial(fn, w), sink, before.get(n), stats.get(n)
+            )
+            for n, fn in live.items()
+        }
+        for n, secs in run_interleaved(calls, rounds=1).items():
+            times[n] += secs
+        for n in stages:
+            stages[n].append(sink[n].stats or {})
+        ref = sink.get(reference)
+        if ref is not None and ref.result is not None:
+            rows.append(len(ref.result))
+            for n in checks:
+                checks[n].append(compare(sink[n].result, ref.result))
+        sink.clear()
+    return {
+        "seconds": times,
+        "median_ms": {n: median(v) * 1e3 for n, v in times.items()},
+        "p95_ms": {n: p95(v) * 1e3 for n, v in times.items()},
+        "stages": stages,
+        "checks": checks,
+        "result_rows": rows,
+        "errors": errors,
+    }
 
 
 # ------------------------------------------------------------------------------ statistics

@@ -30,6 +30,7 @@ import pandas as pd
 from tsbs import TAGS
 
 __all__ = [
+    "CHDB_TSBS_CODECS",
     "PEERS",
     "SERVER_PEERS",
     "ArcticDBPeer",
@@ -280,15 +281,43 @@ class DuckDBPeer:
 
 # ------------------------------------------------------------------------------------ chDB
 
+#: ``ChDBPeer``'s column codecs by column kind: ClickHouse's specialised codecs for time series,
+#: each chained with ZSTD (the docs' "specialised codec, then a general-purpose one"). Where
+#: the docs name two candidates, the smaller on ``bench_core.py --quick``'s data (TSBS cpu-only,
+#: 20 hosts x 1 day, ``ORDER BY (hostname, time)``, after ``OPTIMIZE``; compressed bytes of the
+#: columns / points, chDB 4.4 = ClickHouse 26.9) is used:
+#:
+#: * ``int`` (the ``tsbs`` fields: random walks in [0, 100] truncated to integers, gauges):
+#:   ``T64`` 0.532 B/point against ``Delta`` 0.587 (both + ZSTD; ZSTD alone 1.02, LZ4 2.22).
+#:   T64 keeps only the 7 low bits these values use; Delta suits monotonic sequences, while a
+#:   gauge's differences change sign at random, and each negative one is an Int64 whose high
+#:   bytes are all ones: random sign bytes that ZSTD then has to encode.
+#: * ``time`` (``DateTime64(9)``): ``Delta`` 0.0012 B/point against ``DoubleDelta`` 0.0013 on the
+#:   aligned 10 s clock, and 0.357 against 0.450 on the ``jitter`` variant's irregular clock
+#:   (DoubleDelta pays for every change of step). ``bench_real.py`` keeps DoubleDelta.
+#: * ``float`` (the ``float`` and ``jitter`` variants): ``FPC`` 6.85 B/point against ``Gorilla``
+#:   7.28 (ZSTD alone 7.44, LZ4 7.95): FPC predicts each value from the ones before, Gorilla
+#:   XORs it with the previous one, which leaves more bits for noisy walks like these.
+#:
+#: Tags are ``LowCardinality(String)`` (dictionary-encoded; allowed in the sort key).
+CHDB_TSBS_CODECS: dict[str, str] = {
+    "time": "CODEC(Delta, ZSTD)",
+    "int": "CODEC(T64, ZSTD)",
+    "float": "CODEC(FPC, ZSTD)",
+}
+
 
 class ChDBPeer:
     """chDB (in-process ClickHouse), a persistent session folder, one ``MergeTree`` table.
 
     ClickHouse's documented layout for TSBS ``cpu-only``: tags ``LowCardinality(String)``,
     ``time DateTime64(9, 'UTC')`` (the frame's nanoseconds), fields ``Int64`` as generated,
-    ``ORDER BY (hostname, time)``; default codecs (LZ4). The frame goes in with one
-    ``INSERT INTO cpu SELECT * FROM Python(df)``, then ``OPTIMIZE TABLE cpu FINAL`` merges the
-    inserted parts into one so no background merge runs later (e.g. during queries).
+    ``ORDER BY (hostname, time)``, with ClickHouse's column codecs for time series
+    (``CHDB_TSBS_CODECS``): time ``CODEC(Delta, ZSTD)``, integer fields ``CODEC(T64, ZSTD)``, float
+    fields ``CODEC(FPC, ZSTD)``; ``codecs=False`` gives the default codec (LZ4) everywhere.
+    The frame goes in with one ``INSERT INTO cpu SELECT * FROM Python(df)``, then
+    ``OPTIMIZE TABLE cpu FINAL`` merges the inserted parts into one so no background merge runs
+    later (e.g. during queries).
 
     Durability: the table has ``fsync_after_insert = 1, fsync_part_directory = 1``, so the
     inserted part is synced before ``INSERT`` returns.
@@ -301,6 +330,7 @@ class ChDBPeer:
         tags: Sequence[str] = DEFAULT_TAGS,
         order_by: Sequence[str] = ("hostname", "time"),
         optimize: bool = True,
+        codecs: bool = True,
     ) -> None:
         import chdb
 
@@ -311,7 +341,10 @@ class ChDBPeer:
         self.tags = tuple(tags)
         self.order_by = tuple(order_by)
         self.optimize = optimize
+        self.codecs = codecs
         self.mode = "MergeTree ORDER BY (" + ", ".join(self.order_by) + ")"
+        if codecs:
+            self.mode += ", " + ", ".join(f"{k} {v}" for k, v in CHDB_TSBS_CODECS.items())
         self.path: Path | None = None
         self.session: Any = None
 
@@ -335,6 +368,14 @@ class ChDBPeer:
             return "Float64"
         return "String"
 
+    def _column_def(self, df: pd.DataFrame, c: str, tags: set[str]) -> str:
+        """The column's type and, with ``codecs``, its codec from ``CHDB_TSBS_CODECS``."""
+        t = self._column_type(df, c, tags)
+        kind = {"Int64": "int", "Float64": "float"}.get(
+            t, "time" if t.startswith("DateTime") else ""
+        )
+        return f"{t} {CHDB_TSBS_CODECS[kind]}" if self.codecs and kind else t
+
     def ingest(self, df: pd.DataFrame) -> None:
         """``CREATE TABLE ... ENGINE = MergeTree``; ``INSERT ... FROM Python(df)``; ``OPTIMIZE``."""
         if self.session is None:
@@ -343,7 +384,7 @@ class ChDBPeer:
         cats = [c for c in df.columns if isinstance(df[c].dtype, pd.CategoricalDtype)]
         if cats:
             df = df.assign(**{c: df[c].astype(object) for c in cats})
-        cols = ", ".join(f"`{c}` {self._column_type(df, c, tags)}" for c in df.columns)
+        cols = ", ".join(f"`{c}` {self._column_def(df, c, tags)}" for c in df.columns)
         order = ", ".join(f"`{c}`" for c in self.order_by)
         self.session.query(
             f"CREATE TABLE `{self.table}` ({cols}) ENGINE = MergeTree ORDER BY ({order}) "

@@ -1974,6 +1974,7 @@ class ClickHousePeer(_ServerPeer):
                 "this frame has sub-second times"
             )
         secs = (t_ns // 1_000_000_000).astype("<u4")
+        # No column codecs (chDB's CHDB_TSBS_CODECS): 18.16 rejects CODEC(...) as a syntax error.
         cols_sql = ["`time` DateTime"] + [f"`{t}` String" for t in self.tags]
         cols_sql += [f"`{f}` {self._type(df[f].dtype)}" for f in self.fields]
         srv.sql(
