@@ -103,6 +103,35 @@ def test_map_keys_and_remap():
     assert p.keys["d"].tolist() == ["b", "a", None] and p.series.tolist() == [2, 1]
 
 
+# No NUL: pandas' MultiIndex takes "a" and "a\x00" for one value (dimension values cannot
+# hold NUL; the dict path keeps them apart).
+_key_value = st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))
+
+
+@st.composite
+def _key_table(draw, columns: list[str]) -> pd.DataFrame:
+    cols = draw(st.lists(st.sampled_from(columns), min_size=1, unique=True))
+    rows = draw(st.lists(st.tuples(*[_key_value] * len(cols)), max_size=8, unique=True))
+    return keys_frame({c: [r[i] for r in rows] for i, c in enumerate(cols)})
+
+
+@settings(max_examples=150, deadline=None)
+@given(_key_table(["d", "e", MEASURE_NAME]), _key_table(["d", "e", MEASURE_NAME]))
+def test_small_key_tables_map_as_large_ones_do(src, dst):
+    """The dict path for small key tables gives the MultiIndex path's mapping and table."""
+    from tsstore.model import points as module
+
+    fast = map_keys(src, dst)
+    saved, module._SMALL_KEYS = module._SMALL_KEYS, -1
+    try:
+        slow = map_keys(src, dst)
+    finally:
+        module._SMALL_KEYS = saved
+    assert fast[0].tolist() == slow[0].tolist()
+    assert fast[1].to_dict("list") == slow[1].to_dict("list")
+    assert list(fast[1].columns) == list(slow[1].columns)
+
+
 def test_to_pandas_uses_nullable_dtypes():
     cols = {
         "x": np.array([1.5, np.nan]),

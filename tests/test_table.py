@@ -477,6 +477,26 @@ def test_describe_reports_tiers_and_billing(table):
     assert d["time_min"] <= df["time"].min()
 
 
+def test_billed_bytes_count_time_key_values_and_measures(table):
+    """Timestream bills 8 bytes of time, the characters of the dimension values and measure
+    name, and 8 bytes per measure value, per row, on both write paths."""
+    at = NOW - pd.Timedelta("1h")
+    df = pd.DataFrame({"time": [at, at + pd.Timedelta("1s")], "d": ["ab", "ab"], "x": [1.0, 2.0]})
+    table.write(df.assign(y=[1, 2]), dimensions=["d"])  # append path
+    assert table.describe()["bytes_ingested"] == 2 * (8 + 2 + 8 * 2)
+    records = [
+        {
+            "Dimensions": [{"Name": "d", "Value": "xyz"}],
+            "MeasureName": "m",
+            "MeasureValue": "1.5",
+            "MeasureValueType": "DOUBLE",
+            "Time": str(at.value // 10**6),
+        }
+    ]
+    table.write_records(records)  # upsert path: a new series with a measure name
+    assert table.describe()["bytes_ingested"] == 2 * (8 + 2 + 8 * 2) + 8 + 3 + 1 + 8
+
+
 @st.composite
 def batches(draw):
     n = draw(st.integers(1, 40))

@@ -42,6 +42,8 @@ def map_keys(src: pd.DataFrame, dst: pd.DataFrame) -> tuple[np.ndarray, pd.DataF
         ``dst`` extended (columns and rows) to hold every series of ``src``.
     """
     cols = list(dst.columns) + [c for c in src.columns if c not in dst.columns]
+    if cols and 0 < len(dst) + len(src) <= _SMALL_KEYS:
+        return _map_small_keys(src, dst, cols)
     dst = dst.reindex(columns=cols)
     src = src.reindex(columns=cols)
     if len(dst) == 0:
@@ -55,6 +57,56 @@ def map_keys(src: pd.DataFrame, dst: pd.DataFrame) -> tuple[np.ndarray, pd.DataF
         found[missing] = np.arange(len(dst), len(dst) + len(missing))
         dst = pd.concat([dst, src.iloc[missing]], ignore_index=True)
     return found.astype(np.int32), dst.astype(object).where(dst.notna(), None)
+
+
+#: Key tables up to this many rows (both together) are matched as tuples in a dict: a query
+#: combines a few small key tables (one per segment read, one for the memory tier), where
+#: pandas' MultiIndex costs milliseconds of per-column set-up each time.
+_SMALL_KEYS = 50_000
+
+
+def _key_lists(df: pd.DataFrame, cols: list[str]) -> tuple[list[list[object]], bool]:
+    """Each column of ``cols`` as a list (None where missing or absent) and whether any
+    value had to change (NaN to None, a column added, a non-object column)."""
+    out, changed = [], False
+    for c in cols:
+        if c not in df.columns:
+            out.append([None] * len(df))
+            changed = True
+            continue
+        values = df[c].to_numpy(dtype=object)
+        changed |= df[c].dtype != object
+        missing = pd.isna(values)
+        if missing.any() and any(v is not None for v in values[missing]):
+            values = values.copy()
+            values[missing] = None
+            changed = True
+        out.append(values.tolist())
+    return out, changed
+
+
+def _map_small_keys(
+    src: pd.DataFrame, dst: pd.DataFrame, cols: list[str]
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """:func:`map_keys` for small tables (rows of ``dst`` are distinct series)."""
+    dst_cols, dst_changed = _key_lists(dst, cols)
+    src_cols, _ = _key_lists(src, cols)
+    index: dict[tuple[object, ...], int] = {}
+    for i, row in enumerate(zip(*dst_cols, strict=True)):
+        index.setdefault(row, i)
+    found = np.fromiter(
+        (index.get(row, -1) for row in zip(*src_cols, strict=True)), np.int64, count=len(src)
+    )
+    missing = np.flatnonzero(found < 0)
+    if len(missing):
+        # Series new to ``dst`` (distinct among themselves: ``src`` is a key table too).
+        found[missing] = np.arange(len(dst), len(dst) + len(missing))
+        picked = missing.tolist()
+        dst_cols = [d + [sc[j] for j in picked] for d, sc in zip(dst_cols, src_cols, strict=True)]
+        dst_changed = True
+    if not dst_changed:
+        return found.astype(np.int32), dst
+    return found.astype(np.int32), keys_frame(dict(zip(cols, dst_cols, strict=True)))
 
 
 @dataclass(slots=True)

@@ -52,6 +52,8 @@ class SeriesRegistry:
         self._index: dict[tuple, int] = {}
         self._rows: list[tuple] = []
         self._frame: pd.DataFrame | None = None
+        self._key_bytes: list[int] = []  # characters of each series' key values (billing)
+        self._key_bytes_array: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -78,9 +80,18 @@ class SeriesRegistry:
                         sid = len(self._rows)
                         self._index[key] = sid
                         self._rows.append(key)
+                        self._key_bytes.append(sum(len(str(v)) for v in key if v is not None))
                         self._frame = None
                     ids[i] = sid
         return np.array(ids, dtype=np.int32)
+
+    @property
+    def key_bytes(self) -> np.ndarray:
+        """Characters of the key values (dimension values and measure name) per series id."""
+        cached = self._key_bytes_array
+        if cached is None or len(cached) != len(self._key_bytes):
+            cached = self._key_bytes_array = np.array(self._key_bytes, dtype=np.int64)
+        return cached
 
     def _widen(self, row: tuple, new_cols: list[str]) -> tuple:
         # old layout: [...dims, measure_name]; new: [...dims, *new_cols, measure_name]

@@ -393,7 +393,7 @@ class Table:
                     self._write_magnetic(late_insert, kind="write", lsn=lsn)
                 with self._publish:
                     self._memory.apply(plan.insert, plan.replaced, locs)
-                self._bytes_ingested += _billed_bytes(accepted)
+                self._bytes_ingested += _billed_bytes(accepted, self._memory.registry.key_bytes)
             return WriteResult(
                 records_ingested={
                     "Total": len(accepted),
@@ -439,7 +439,7 @@ class Table:
         self._replayed_lsn = logged.result()  # raises (and stores nothing) if the log failed
         with self._publish:
             self._memory.apply(points)
-        self._bytes_ingested += _billed_bytes(points)
+        self._bytes_ingested += _billed_bytes(points, self._memory.registry.key_bytes)
         return True
 
     def _magnetic_candidates(self, late: Points) -> Points:
@@ -970,18 +970,14 @@ def _last_wins(p: Points) -> Points:
     return p.take(np.sort(order[keep]))
 
 
-def _billed_bytes(p: Points) -> int:
-    """Bytes as Timestream bills ingestion: time, dimension values, measure names and values."""
+def _billed_bytes(p: Points, key_bytes: np.ndarray) -> int:
+    """Bytes as Timestream bills ingestion: time, dimension values, measure names and values.
+
+    ``p`` holds registered series ids; ``key_bytes`` the registry's characters per series.
+    """
     if not len(p):
         return 0
-    key_bytes = np.zeros(len(p.keys), dtype=np.int64)
-    for column in p.keys.columns:  # per key column, not per cell (a few columns, many rows)
-        key_bytes += np.fromiter(
-            (0 if v is None else len(str(v)) for v in p.keys[column].to_numpy(dtype=object)),
-            dtype=np.int64,
-            count=len(p.keys),
-        )
-    per_row = int(np.bincount(p.series, minlength=len(key_bytes)) @ key_bytes)
+    per_row = int(key_bytes[p.series].sum())
     return int(8 * len(p) + per_row + 8 * len(p) * len(p.columns))
 
 
