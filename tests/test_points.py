@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tsstore.model.points import MEASURE_NAME, Points, keys_frame, map_keys
+from tsstore.model.points import MEASURE_NAME, GridTranspose, Points, keys_frame, map_keys
 from tsstore.model.schema import INT64_NULL, MeasureType
 from tsstore.testing import assert_points_equal, point_rows, points
 
@@ -177,3 +177,48 @@ def test_empty_and_tiny(n):
     e = Points.empty(KEYS, {"x": MeasureType.DOUBLE})
     assert len(e) == 0 and e.columns["x"].dtype == np.float64 and e.version is None
     assert_points_equal(e, e)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_a_time_major_grid_sorts_by_transposing(shuffled):
+    """Rows written one timestamp at a time, the same series in the same order each time, come
+    out in (series, time) order as a sort would give them."""
+    rng = np.random.default_rng(3)
+    steps, width = 130, 70
+    ids = rng.permutation(width).astype(np.int32) if shuffled else np.arange(width, dtype=np.int32)
+    series = np.tile(ids, steps)
+    time = np.repeat(np.cumsum(rng.integers(1, 5, steps)), width).astype(np.int64)
+    x = rng.normal(size=steps * width)
+    p = Points(
+        keys_frame({"d": [str(i) for i in range(width)]}),
+        series,
+        time,
+        {"x": x},
+        {"x": MeasureType.DOUBLE},
+    )
+    grid = GridTranspose.detect(series, time)
+    assert grid is not None and (grid.perm is None) == (not shuffled)
+    got = p.sorted()
+    want = p.take(np.lexsort((time, series)))
+    assert np.array_equal(got.series, want.series) and np.array_equal(got.time, want.time)
+    assert np.array_equal(got.columns["x"], want.columns["x"])
+    assert got.columns["x"].base is None  # owned, not a view
+
+
+def test_rows_that_are_not_a_full_grid_are_sorted_the_usual_way():
+    steps, width = 100, 80
+    series = np.tile(np.arange(width, dtype=np.int32), steps)
+    time = np.repeat(np.arange(steps, dtype=np.int64), width)
+    assert GridTranspose.detect(series, time) is not None
+    twice = series.copy()
+    twice[5] = 4  # one series twice at the first timestamp
+    assert GridTranspose.detect(twice, time) is None
+    moved = series.copy()
+    moved[width + 1], moved[width + 2] = moved[width + 2], moved[width + 1]  # order changes
+    assert GridTranspose.detect(moved, time) is None
+    late = time.copy()
+    late[-1] = 0  # a time out of step
+    assert GridTranspose.detect(series, late) is None
+    assert GridTranspose.detect(series[:-1], time[:-1]) is None  # a partial last step
+    back = np.repeat(np.arange(steps, 0, -1, dtype=np.int64), width)  # times go back
+    assert GridTranspose.detect(series, back) is None

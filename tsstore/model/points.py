@@ -9,7 +9,7 @@ representation of each type), and optionally a version per row. A point's identi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -109,6 +109,66 @@ def _map_small_keys(
     return found.astype(np.int32), keys_frame(dict(zip(cols, dst_cols, strict=True)))
 
 
+@dataclass(frozen=True, slots=True)
+class GridTranspose:
+    """The (series, time) order of rows that form a full time-major grid, as a transpose.
+
+    Fleets write time-major: at each timestamp one row per series, the same series in the same
+    order (TSBS, a tick of every device). Ordering such rows by (series, time) is a transpose
+    of a ``steps x width`` matrix; a gather by the sort permutation reads one value per page
+    (8.6M rows of 1,000 series: 1.8 s for 10 columns), while a transpose tile by tile reads
+    whole cache lines (0.2 s). ``detect`` says whether rows are such a grid; calling the object
+    on a row-aligned array returns it in (series, time) order.
+    """
+
+    steps: int
+    width: int
+    perm: np.ndarray | None  # the grid's columns in series-id order (None: already so)
+
+    #: Smallest grid worth the checks (smaller ones gather fast enough).
+    MIN_SIDE = 64
+    #: Tile of the transpose: ``TILE_STEPS`` rows of the source by ``TILE_SERIES`` columns.
+    TILE_STEPS, TILE_SERIES = 1024, 32
+
+    @classmethod
+    def detect(cls, series: np.ndarray, time: np.ndarray) -> GridTranspose | None:
+        """The grid of the rows, or None when they are not one (or a small one)."""
+        n = len(series)
+        if n < cls.MIN_SIDE * cls.MIN_SIDE:
+            return None
+        width = int(np.argmax(time != time[0]))  # rows of the first timestamp
+        if width < cls.MIN_SIDE or n % width:
+            return None
+        steps = n // width
+        if steps < cls.MIN_SIDE:
+            return None
+        s = series.reshape(steps, width)
+        t = time.reshape(steps, width)
+        first = t[:, 0]
+        if not (np.all(first[1:] > first[:-1]) and np.all(t == first[:, None])):
+            return None
+        if not np.all(s == s[0]):
+            return None
+        perm = np.argsort(s[0], kind="stable")
+        ids = s[0][perm]
+        if np.any(ids[1:] == ids[:-1]):  # a series twice at one timestamp: not a grid
+            return None
+        identity = bool(np.all(perm == np.arange(width)))
+        return cls(steps, width, None if identity else perm)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        steps, width = self.steps, self.width
+        src = values.reshape(steps, width)
+        flat = np.empty(steps * width, dtype=values.dtype)  # owns its memory (no view)
+        out = flat.reshape(width, steps)
+        bt, bs = self.TILE_STEPS, self.TILE_SERIES
+        for h0 in range(0, width, bs):
+            cols = slice(h0, h0 + bs) if self.perm is None else self.perm[h0 : h0 + bs]
+            for t0 in range(0, steps, bt):
+                out[h0 : h0 + bs, t0 : t0 + bt] = src[t0 : t0 + bt, cols].T
+        return flat
+
+
 @dataclass(slots=True)
 class Points:
     """Columnar rows of one table. See the module docstring for the layout.
@@ -170,6 +230,19 @@ class Points:
             return np.full(len(self), DEFAULT_VERSION, dtype=np.int64)
         return self.version
 
+    def reordered(self, permute: Callable[[np.ndarray], np.ndarray]) -> Points:
+        """The rows in the order ``permute`` gives every row-aligned array (keys shared)."""
+        return Points(
+            keys=self.keys,
+            series=permute(self.series),
+            time=permute(self.time),
+            columns={k: permute(v) for k, v in self.columns.items()},
+            types=self.types,
+            version=None if self.version is None else permute(self.version),
+            row=None if self.row is None else permute(self.row),
+            nonnull=self.nonnull,
+        )
+
     def take(self, idx: np.ndarray, *, pooled: bool = False) -> Points:
         """Rows at positions (or a boolean mask) ``idx``; keys are shared, not copied.
 
@@ -212,7 +285,12 @@ class Points:
 
     def sorted(self, *, pooled: bool = False) -> Points:
         """The rows ordered by (series, time); self when already so."""
-        return self if self.is_sorted() else self.take(self.sort_order(), pooled=pooled)
+        if self.is_sorted():
+            return self
+        grid = GridTranspose.detect(self.series, self.time)
+        if grid is not None:
+            return self.reordered(grid)
+        return self.take(self.sort_order(), pooled=pooled)
 
     def with_types(self, types: dict[str, MeasureType]) -> Points:
         """The same rows with all-null columns added for measures in ``types`` it lacks."""

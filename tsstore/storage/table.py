@@ -34,7 +34,7 @@ from tsstore.model.durations import (
     to_utc_timestamp,
 )
 from tsstore.model.frames import points_from_frame
-from tsstore.model.points import MEASURE_NAME, Points, keys_frame
+from tsstore.model.points import MEASURE_NAME, GridTranspose, Points, keys_frame
 from tsstore.model.records import Rejection, parse_records
 from tsstore.model.schema import RowFilter, TableSchema, null_mask
 from tsstore.model.upsert import plan_upsert, resolve_duplicates
@@ -414,9 +414,13 @@ class Table:
         """
         if not len(points) or points.time.min() < self._watermark:
             return False
-        order = None if points.is_sorted() else points.sort_order()
-        s = points.series if order is None else points.series[order]
-        t = points.time if order is None else points.time[order]
+        permute: Callable[[np.ndarray], np.ndarray] | None = None
+        if not points.is_sorted():
+            permute = GridTranspose.detect(points.series, points.time)
+            if permute is None:
+                permute = functools.partial(_gather, points.sort_order())
+        s = points.series if permute is None else permute(points.series)
+        t = points.time if permute is None else permute(points.time)
         starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
         repeats = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
         if repeats.any() or not np.all(t[starts] > self._memory.newest(s[starts])):
@@ -426,15 +430,15 @@ class Table:
         logged = self._wal_thread.submit(
             self._wal.append, table, meta, min_time=int(t.min()), max_time=int(t.max())
         )
-        if order is not None:
+        if permute is not None:
             points = Points(
                 points.keys,
                 s,
                 t,
-                {k: v[order] for k, v in points.columns.items()},
+                {k: permute(v) for k, v in points.columns.items()},
                 points.types,
-                None if points.version is None else points.version[order],
-                None if points.row is None else points.row[order],
+                None if points.version is None else permute(points.version),
+                None if points.row is None else permute(points.row),
             )
         self._replayed_lsn = logged.result()  # raises (and stores nothing) if the log failed
         with self._publish:
@@ -957,6 +961,10 @@ def _applied_lsn(magnetic: MagneticTier) -> int:
         if isinstance(batch, str) and batch.startswith("lsn:"):
             best = max(best, int(batch[4:]))
     return best
+
+
+def _gather(order: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return values[order]
 
 
 def _last_wins(p: Points) -> Points:
