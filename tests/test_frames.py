@@ -297,3 +297,37 @@ def test_dimension_values_differing_after_a_nul_position_stay_apart_in_big_frame
     df = pd.DataFrame({"time": pd.date_range(t, periods=n, freq="s"), "host": hosts, "x": 1.0})
     p = points_from_frame(df, dimensions=["host"])
     assert sorted(p.keys["host"]) == sorted(set(hosts))
+
+
+def test_keys_grouped_by_object_identity_match_the_general_path(monkeypatch):
+    """Large frames group rows by the objects their key cells hold first: the series ids and
+    key table equal the general path's, with missing tags, equal strings held by distinct
+    objects, and a bad value still reported at its row."""
+    from tsstore.model import frames
+
+    rng = np.random.default_rng(1)
+    devices = [
+        (f"d{i}", ["east", "west", None][i % 3], str(i % 4) if i % 5 else None) for i in range(40)
+    ]
+    pick = rng.integers(0, len(devices), 6000)
+    df = pd.DataFrame(
+        {
+            "time": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(np.arange(6000), "s"),
+            "device": [devices[i][0] for i in pick],
+            "region": [devices[i][1] for i in pick],
+            "rack": [devices[i][2] for i in pick],
+            "x": rng.normal(size=6000),
+        }
+    )
+    df.loc[7, "region"] = "".join(["ea", "st"])  # an equal string in another object
+    assert frames._factorize_keys_by_identity(df, ["device", "region", "rack"]) is not None
+    fast = points_from_frame(df, dimensions=["device", "region", "rack"])
+    monkeypatch.setattr(frames, "IDENTITY_MIN_ROWS", 10**9)
+    slow = points_from_frame(df, dimensions=["device", "region", "rack"])
+    assert np.array_equal(fast.series, slow.series)
+    assert fast.keys.to_dict("list") == slow.keys.to_dict("list")
+    monkeypatch.setattr(frames, "IDENTITY_MIN_ROWS", 4096)
+    bad = df.copy()
+    bad.loc[4321, "rack"] = ""
+    with pytest.raises(ValidationError, match="row 4321"):
+        points_from_frame(bad, dimensions=["device", "region", "rack"])

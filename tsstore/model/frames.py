@@ -363,8 +363,13 @@ def _factorize_keys(df: pd.DataFrame, key_cols: list[str]) -> tuple[np.ndarray, 
 
     Dimensions usually follow from one another (a host has one region, one rack ...): a column
     with one value per group of the columns before it needs no factorizing of its own, which
-    a comparison of object pointers proves in about a millisecond per million rows.
+    a comparison of object pointers proves in about a millisecond per million rows. When they
+    do not (a few rows with a missing tag), :func:`_factorize_keys_by_identity` groups the rows
+    by the objects they hold first.
     """
+    fast = _factorize_keys_by_identity(df, key_cols)
+    if fast is not None:
+        return fast
     n = len(df)
     if not key_cols:  # one series (per measure name), or none in an empty frame
         return np.zeros(n, np.int32), pd.DataFrame(index=pd.RangeIndex(min(n, 1)))
@@ -392,6 +397,52 @@ def _factorize_keys(df: pd.DataFrame, key_cols: list[str]) -> tuple[np.ndarray, 
         keys = {k: _key_at(df, k, first) for k in keys}  # earlier columns at the finer groups
         keys[col] = np.asarray(strings, dtype=object)[c[first]]
     return codes.astype(np.int32), keys_frame(keys)
+
+
+#: Frames of fewer rows take the general path (the identity pass would not pay for itself).
+IDENTITY_MIN_ROWS = 4096
+
+
+def _factorize_keys_by_identity(
+    df: pd.DataFrame, key_cols: list[str]
+) -> tuple[np.ndarray, pd.DataFrame] | None:
+    """:func:`_factorize_keys` through the objects each row holds, or None where that does
+    not apply (a short frame, a non-object column, mostly distinct objects).
+
+    Rows whose key cells are the same Python objects are the same series: one hash of the
+    object pointers of every key column groups the rows (a collision is detected, and falls
+    back), and only the first row of each group goes through the general path, which compares
+    values and validates them. A frame built from per-device values, where a few rows lack a
+    tag (TSBS iot), costs one factorization instead of one per column.
+    """
+    n = len(df)
+    if n < IDENTITY_MIN_ROWS or len(key_cols) < 2:
+        return None
+    pointers = []
+    for col in key_cols:
+        s = df[col]
+        if s.dtype != object:
+            return None
+        ptr = _pointers(s.to_numpy(dtype=object))
+        if ptr is None:
+            return None
+        pointers.append(ptr.view(np.uint64))
+    mixed = pointers[0].copy()
+    for ptr in pointers[1:]:
+        mixed *= np.uint64(0x9E3779B97F4A7C15)  # wraps: a hash, checked below
+        mixed ^= ptr
+    groups = pd.factorize(mixed)[0]
+    first = _first_rows(groups)
+    if len(first) * 16 > n:
+        return None
+    for ptr in pointers:  # a collision would join rows holding different objects
+        if not np.array_equal(ptr, ptr[first][groups]):
+            return None
+    try:
+        codes, keys = _factorize_keys(df.iloc[first], key_cols)
+    except ValidationError:
+        return None  # the general path over every row names the bad row
+    return codes[groups], keys
 
 
 def _key_at(df: pd.DataFrame, col: str, rows: np.ndarray) -> np.ndarray:
