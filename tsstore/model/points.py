@@ -255,16 +255,7 @@ class Points:
         def pick(values: np.ndarray) -> np.ndarray:
             return arrays.take(values, idx) if pooled else values[idx]
 
-        return Points(
-            keys=self.keys,
-            series=pick(self.series),
-            time=pick(self.time),
-            columns={k: pick(v) for k, v in self.columns.items()},
-            types=self.types,
-            version=None if self.version is None else pick(self.version),
-            row=None if self.row is None else pick(self.row),
-            nonnull=self.nonnull,
-        )
+        return self.reordered(pick)
 
     def sort_order(self) -> np.ndarray:
         """Stable permutation ordering rows by (series, time)."""
