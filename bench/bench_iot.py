@@ -97,6 +97,8 @@ from common import (
     measure_interleaved,
     median,
     print_table,
+    report_checks,
+    verdict,
     write_results,
 )
 from tsbs_iot import (
@@ -840,11 +842,6 @@ def measure_type(
 # ------------------------------------------------------------------------------- reporting
 
 
-def _verdict(checks: list[str | None]) -> str:
-    bad = [c for c in checks if c is not None]
-    return f"{len(checks) - len(bad)}/{len(checks)} ok" if checks else "-"
-
-
 def summarise(
     results: list[dict[str, Any]], tiers: Sequence[str], peers: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -868,7 +865,7 @@ def summarise(
                 row[f"ratio_{p}"] = med / r["median_ms"][p] if p in r["median_ms"] else None
             row["best_peer"] = best
             row["ratio"] = med / peer_meds[best] if best else math.nan
-            row["check"] = _verdict(r["checks"].get(name, []))
+            row["check"] = verdict(r["checks"].get(name, []))
             row["rows"] = int(median(r["result_rows"])) if r["result_rows"] else None
             rows.append(row)
         out[tier] = rows
@@ -1057,32 +1054,7 @@ def main(argv: list[str] | None = None) -> int:
     for p, why in not_run.items():
         print(f"not run: {p}: {why}")
 
-    mismatches = [
-        {"type": r["type"], "system": s, "instance": i, "diff": d}
-        for r in results
-        for s, cks in r["checks"].items()
-        for i, d in enumerate(cks)
-        if d is not None
-    ]
-    errors = [
-        {"type": r["type"], "system": s, "error": e}
-        for r in results
-        for s, e in r["errors"].items()
-    ]
-    n_checks = sum(len(v) for r in results for v in r["checks"].values())
-    print(
-        f"\nCorrectness: {n_checks - len(mismatches)}/{n_checks} results equal DuckDB's "
-        f"(rows sorted, rtol {RTOL:g}); {len(mismatches)} mismatches, {len(errors)} errors"
-    )
-    per_system: dict[str, list[str | None]] = {}
-    for r in results:
-        for s, cks in r["checks"].items():
-            per_system.setdefault(s, []).extend(cks)
-    print("  per system: " + ", ".join(f"{k} {_verdict(v)}" for k, v in per_system.items()))
-    for m in mismatches[:40]:
-        print(f"  MISMATCH {m['type']} {m['system']} instance {m['instance']}: {m['diff']}")
-    for e in errors:
-        print(f"  ERROR {e['type']} {e['system']}: {e['error']}")
+    mismatches, errors = report_checks(results, unit="instance", rtol=RTOL, limit=40)
 
     total_s = time.perf_counter() - t_all
     load_end = os.getloadavg()

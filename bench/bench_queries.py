@@ -55,7 +55,9 @@ from common import (
     measure_interleaved,
     median,
     print_table,
+    report_checks,
     run_interleaved,
+    verdict,
     write_results,
 )
 from peers import SERVER_PEERS, ChDBPeer, DuckDBPeer, missing_peers
@@ -776,11 +778,6 @@ def _short(path: str) -> str:
 # ------------------------------------------------------------------------------- reporting
 
 
-def _verdict(checks: list[str | None]) -> str:
-    bad = [c for c in checks if c is not None]
-    return f"{len(checks) - len(bad)}/{len(checks)} ok" if checks else "-"
-
-
 def summarise(
     results: list[dict[str, Any]], tiers: Sequence[str], peers: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
@@ -811,7 +808,7 @@ def summarise(
                     "ratio": ratio,
                     "target": target,
                     "met": met,
-                    "check": _verdict(r["checks"].get(name, [])),
+                    "check": verdict(r["checks"].get(name, [])),
                 }
             )
             rows.append(row)
@@ -1055,31 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
         kinds = [r["type"] for r in results if r["skipped"].get(p) == why]
         print(f"not run: {p} on {', '.join(kinds)}: {why}")
 
-    mismatches = []
-    for r in results:
-        for system, checks in r["checks"].items():
-            for i, c in enumerate(checks):
-                if c is not None:
-                    mismatches.append({"type": r["type"], "system": system, "window": i, "diff": c})
-    errors = [
-        {"type": r["type"], "system": s, "error": e}
-        for r in results
-        for s, e in r["errors"].items()
-    ]
-    n_checks = sum(len(c) for r in results for c in r["checks"].values())
-    print(
-        f"\nCorrectness: {n_checks - len(mismatches)}/{n_checks} results equal DuckDB's "
-        f"(rows sorted, rtol {RTOL:g}); {len(mismatches)} mismatches, {len(errors)} errors"
-    )
-    per_system: dict[str, list[str | None]] = {}
-    for r in results:
-        for system, checks in r["checks"].items():
-            per_system.setdefault(system, []).extend(checks)
-    print("  per system: " + ", ".join(f"{k} {_verdict(v)}" for k, v in per_system.items()))
-    for m in mismatches[:30]:
-        print(f"  MISMATCH {m['type']} {m['system']} window {m['window']}: {m['diff']}")
-    for e in errors:
-        print(f"  ERROR {e['type']} {e['system']}: {e['error']}")
+    mismatches, errors = report_checks(results, rtol=RTOL)
 
     stage_tables = {tier: stage_rows(results, tier) for tier in tiers}
     for tier in tiers:

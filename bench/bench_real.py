@@ -122,6 +122,7 @@ from common import (
     measure_interleaved,
     median,
     print_table,
+    report_checks,
     run_interleaved,
     spread,
     write_results,
@@ -1754,27 +1755,9 @@ def main(argv: list[str] | None = None) -> int:
         for r in results:
             for p, why in r["skipped"].items():
                 print(f"not run: {p} on {r['query']}: {why}")
-    mismatches = [
-        {"query": r["query"], "system": n, "window": i, "diff": c}
-        for r in results
-        for n, cs in r["checks"].items()
-        for i, c in enumerate(cs)
-        if c is not None
-    ]
-    qerrors = [
-        {"query": r["query"], "system": n, "error": e}
-        for r in results
-        for n, e in r["errors"].items()
-    ]
-    n_checks = sum(len(cs) for r in results for cs in r["checks"].values())
-    print(
-        f"\nQuery correctness: {n_checks - len(mismatches)}/{n_checks} results equal DuckDB's "
-        f"(rows sorted, rtol {RTOL:g}); {len(mismatches)} mismatches, {len(qerrors)} errors"
+    mismatches, qerrors = report_checks(
+        results, key="query", rtol=RTOL, title="Query correctness", per_system=False, limit=20
     )
-    for m in mismatches[:20]:
-        print(f"  MISMATCH {m['query']} {m['system']} window {m['window']}: {m['diff']}")
-    for e in qerrors:
-        print(f"  ERROR {e['query']} {e['system']}: {e['error']}")
     lossless_ok = bool(phases.get("lossless")) and all(
         r["ok"]
         for group in (phases["lossless"]["loader"], *phases["lossless"]["tiers"].values())

@@ -240,6 +240,59 @@ def measure_interleaved(
 # ------------------------------------------------------------------------------ statistics
 
 
+def verdict(checks: Sequence[str | None]) -> str:
+    """``"k/n ok"`` for a list of result checks (None = equal), ``"-"`` for none."""
+    bad = [c for c in checks if c is not None]
+    return f"{len(checks) - len(bad)}/{len(checks)} ok" if checks else "-"
+
+
+def report_checks(
+    results: Sequence[dict[str, Any]],
+    *,
+    key: str = "type",
+    unit: str = "window",
+    rtol: float = 1e-9,
+    title: str = "Correctness",
+    per_system: bool = True,
+    limit: int = 30,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Print how the results of :func:`measure_interleaved` compared with the reference and
+    return the mismatches and the errors (as recorded in the results JSON).
+
+    Each result holds ``results[i][key]`` (the query's name), ``checks`` ({system: [None or
+    the difference per window]}) and ``errors`` ({system: message}); ``unit`` names what the
+    checks run over ("window", "instance").
+    """
+    mismatches = [
+        {key: r[key], "system": system, unit: i, "diff": diff}
+        for r in results
+        for system, checks in r["checks"].items()
+        for i, diff in enumerate(checks)
+        if diff is not None
+    ]
+    errors = [
+        {key: r[key], "system": system, "error": e}
+        for r in results
+        for system, e in r["errors"].items()
+    ]
+    n_checks = sum(len(c) for r in results for c in r["checks"].values())
+    print(
+        f"\n{title}: {n_checks - len(mismatches)}/{n_checks} results equal DuckDB's "
+        f"(rows sorted, rtol {rtol:g}); {len(mismatches)} mismatches, {len(errors)} errors"
+    )
+    if per_system:
+        by_system: dict[str, list[str | None]] = {}
+        for r in results:
+            for system, checks in r["checks"].items():
+                by_system.setdefault(system, []).extend(checks)
+        print("  per system: " + ", ".join(f"{k} {verdict(v)}" for k, v in by_system.items()))
+    for m in mismatches[:limit]:
+        print(f"  MISMATCH {m[key]} {m['system']} {unit} {m[unit]}: {m['diff']}")
+    for e in errors:
+        print(f"  ERROR {e[key]} {e['system']}: {e['error']}")
+    return mismatches, errors
+
+
 def median(xs: Sequence[float]) -> float:
     """Median of ``xs`` (NaN when empty)."""
     return statistics.median(xs) if len(xs) else math.nan

@@ -1271,6 +1271,31 @@ class _ServerPeer:
         """The query as sent (for the record)."""
         raise NotImplementedError
 
+    #: The word joining the conditions of a window's WHERE clause.
+    AND: ClassVar[str] = " AND "
+
+    def _t(self, ts: pd.Timestamp) -> str:
+        """A time literal in the system's language."""
+        raise NotImplementedError
+
+    def _str(self, s: str) -> str:
+        """A string literal in the system's language."""
+        raise NotImplementedError
+
+    def _hosts(self, hosts: Sequence[str]) -> str:
+        return "hostname IN (" + ", ".join(self._str(h) for h in hosts) + ")"
+
+    def _where(self, w: WindowLike, extra: Sequence[str] = ()) -> str:
+        """The conditions of window ``w`` (hosts, ``[start, end)``) after ``extra``."""
+        conds = list(extra)
+        if w.hosts:
+            conds.append(self._hosts(w.hosts))
+        if w.start is not None:
+            conds.append(f"time >= {self._t(w.start)}")
+        if w.end is not None:
+            conds.append(f"time < {self._t(w.end)}")
+        return self.AND.join(conds)
+
     def _raw_columns(self) -> list[str]:
         """``SELECT *`` columns in the frame's order."""
         return list(self.columns)
@@ -1814,18 +1839,13 @@ class InfluxDBPeer(_ServerPeer):
 
     # -- queries
 
+    AND = " and "
+
+    def _t(self, ts: pd.Timestamp) -> str:
+        return _influx_time(ts)
+
     def _hosts(self, hosts: Sequence[str]) -> str:
         return "(" + " or ".join(f"hostname = {_influx_str(h)}" for h in hosts) + ")"
-
-    def _where(self, w: WindowLike, extra: Sequence[str] = ()) -> str:
-        conds = list(extra)
-        if w.hosts:
-            conds.append(self._hosts(w.hosts))
-        if w.start is not None:
-            conds.append(f"time >= {_influx_time(w.start)}")
-        if w.end is not None:
-            conds.append(f"time < {_influx_time(w.end)}")
-        return " and ".join(conds)
 
     def query_text(self, qt: QueryLike, w: WindowLike) -> str:
         """InfluxQL of one query."""
@@ -2057,19 +2077,11 @@ class ClickHousePeer(_ServerPeer):
 
     # -- queries
 
-    @staticmethod
-    def _t(ts: pd.Timestamp) -> str:
+    def _t(self, ts: pd.Timestamp) -> str:
         return f"toDateTime({_ceil_div(pd.Timestamp(ts).value, 1_000_000_000)})"
 
-    def _where(self, w: WindowLike, extra: Sequence[str] = ()) -> str:
-        conds = list(extra)
-        if w.hosts:
-            conds.append("hostname IN (" + ", ".join(_sql_str(h) for h in w.hosts) + ")")
-        if w.start is not None:
-            conds.append(f"time >= {self._t(w.start)}")
-        if w.end is not None:
-            conds.append(f"time < {self._t(w.end)}")
-        return " AND ".join(conds)
+    def _str(self, s: str) -> str:
+        return _sql_str(s)
 
     def query_text(self, qt: QueryLike, w: WindowLike) -> str:
         """ClickHouse SQL of one query."""
@@ -2307,20 +2319,12 @@ class PostgresPeer(_ServerPeer):
 
     # -- queries
 
-    @staticmethod
-    def _t(ts: pd.Timestamp) -> str:
+    def _t(self, ts: pd.Timestamp) -> str:
         t = pd.Timestamp(ts).tz_convert("UTC")
         return f"'{t.strftime('%Y-%m-%d %H:%M:%S.%f')}+00'"
 
-    def _where(self, w: WindowLike, extra: Sequence[str] = ()) -> str:
-        conds = list(extra)
-        if w.hosts:
-            conds.append("hostname IN (" + ", ".join(_pg_str(h) for h in w.hosts) + ")")
-        if w.start is not None:
-            conds.append(f"time >= {self._t(w.start)}")
-        if w.end is not None:
-            conds.append(f"time < {self._t(w.end)}")
-        return " AND ".join(conds)
+    def _str(self, s: str) -> str:
+        return _pg_str(s)
 
     def query_text(self, qt: QueryLike, w: WindowLike) -> str:
         """PostgreSQL SQL of one query."""
