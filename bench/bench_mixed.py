@@ -269,8 +269,8 @@ class LifecycleRun:
 
 class LifecycleThread:
     """Calls ``run()`` every ``interval_s`` seconds of wall time, as tsstore's own lifecycle
-    thread does (``while not stop.wait(interval): store.run_lifecycle()``), and records each
-    run."""
+    thread does (at its lowered CPU priority, ``lower_thread_priority()``, then ``while not
+    stop.wait(interval): store.run_lifecycle()``), and records each run."""
 
     def __init__(self, run: Callable[[], list[dict[str, Any]]], interval_s: float) -> None:
         self._run = run
@@ -289,6 +289,9 @@ class LifecycleThread:
         self._thread.start()
 
     def _loop(self) -> None:
+        from tsstore.storage.store import lower_thread_priority
+
+        lower_thread_priority()  # as tsstore's own lifecycle thread does
         while not self._stop.wait(self._interval):
             self.busy.set()
             t0 = self.last_start = time.perf_counter()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
+import threading
+import time
 
 import pandas as pd
 import pytest
@@ -152,3 +156,35 @@ def test_background_lifecycle_thread_migrates(tmp_path):
             time.sleep(0.05)
         d = t.describe()
         assert (d["magnetic_rows"], d["memory_rows"]) == (1, 0)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_the_lifecycle_thread_runs_at_a_lower_cpu_priority(tmp_path):
+    """Migrations are background work: the lifecycle thread lowers its own priority (nice),
+    the threads that write and query keep theirs."""
+    from tsstore.storage.store import LIFECYCLE_NICE, lower_thread_priority
+
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    s = tsstore.connect(tmp_path / "s", lifecycle_interval="1h")
+    try:
+        tid = s._thread.native_id
+        deadline = time.monotonic() + 10
+        while os.getpriority(os.PRIO_PROCESS, tid) != LIFECYCLE_NICE:
+            assert time.monotonic() < deadline, "the lifecycle thread kept its priority"
+            time.sleep(0.01)
+    finally:
+        s.close()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+    seen: list[tuple[bool, int]] = []
+
+    def background() -> None:
+        tid = threading.get_native_id()
+        seen.append((lower_thread_priority(15), os.getpriority(os.PRIO_PROCESS, tid)))
+        seen.append((lower_thread_priority(5), os.getpriority(os.PRIO_PROCESS, tid)))
+
+    t = threading.Thread(target=background)
+    t.start()
+    t.join()
+    assert seen == [(True, 15), (True, 15)]  # never raised back
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

@@ -416,6 +416,36 @@ def test_a_reader_catching_up_on_many_writes_sees_the_last_version(tmp_path, clo
         assert sorted(s2.table("iot.met").read()["x"]) == [4.0, 5.0, 6.0]
 
 
+def test_log_frames_decode_in_groups_of_one_key_table_and_schema():
+    """Consecutive frames with the same series keys, Arrow schema and no late rows are
+    decoded as one table; anything else starts a new group."""
+    import pyarrow as pa
+
+    from tsstore.storage.table import _frame_groups
+    from tsstore.storage.wal import WalEntry
+
+    keys = {"d": ["a", "b"], "measure_name": [None, None]}
+    small = pa.table({"series": pa.array([0, 1], pa.int8()), "m:x": [1.0, 2.0]})
+    wide = small.append_column("m:y", pa.array([3.0, 4.0]))
+
+    def frame(lsn: int, table: pa.Table, late: int = 0, k: dict | None = None) -> WalEntry:
+        meta = {"keys": k or keys, "types": {"x": "DOUBLE"}, "late": late}
+        return WalEntry(lsn, meta, table, 0, 0)
+
+    entries = [
+        frame(1, small),
+        frame(2, small),
+        frame(3, small, k={"d": ["c"], "measure_name": [None]}),
+        frame(4, wide),
+        frame(5, wide),
+        frame(6, wide, late=1),
+        frame(7, wide),
+        frame(8, wide),
+    ]
+    groups = [[e.lsn for e in g] for g in _frame_groups(entries)]
+    assert groups == [[1, 2], [3], [4, 5], [6], [7, 8]]
+
+
 def test_reopen_replays_the_write_ahead_log(tmp_path, clock):
     s = tsstore.connect(tmp_path, clock=clock, lifecycle_interval=None)
     t = s.create_database("iot").create_table("met")

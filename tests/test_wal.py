@@ -130,6 +130,25 @@ def test_file_layout_follows_the_documented_format(tmp_path: Path) -> None:
     assert reader.read_all().equals(make_table(1))
 
 
+@pytest.mark.skipif(wal_module.IPC_COMPRESSION is None, reason="pyarrow without LZ4 or ZSTD")
+def test_small_tables_are_framed_uncompressed_and_large_ones_compressed(tmp_path: Path) -> None:
+    small = pa.table({"v": pa.array(np.zeros(100, dtype=np.float64))})  # 800 bytes
+    rows = wal_module.COMPRESS_MIN_BYTES // 8
+    large = pa.table({"v": pa.array(np.zeros(rows, dtype=np.float64))})
+    with WriteAheadLog(tmp_path) as wal:
+        wal.append(small, {"n": 1}, min_time=0, max_time=0)
+        wal.append(large, {"n": 2}, min_time=0, max_time=0)
+    data = (tmp_path / segment_file_name(1)).read_bytes()
+    payloads = []
+    for start, end in frame_offsets(tmp_path / segment_file_name(1)):
+        (json_len,) = struct.unpack_from("<I", data, start + FRAME_HEADER_SIZE)
+        payloads.append(end - (start + FRAME_HEADER_SIZE + 4 + json_len))
+    assert payloads[0] > small.nbytes  # the zeros as they are
+    assert payloads[1] < large.nbytes // 10  # the zeros compressed
+    with WriteAheadLog(tmp_path, readonly=True) as reader:
+        assert [e.table for e in reader.replay()] == [small, large]
+
+
 def test_rotation_across_segments(tmp_path: Path) -> None:
     with WriteAheadLog(tmp_path, segment_bytes=3000) as wal:
         for lsn in range(1, 21):

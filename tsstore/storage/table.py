@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,7 +47,7 @@ from tsstore.storage.codec import (
 from tsstore.storage.magnetic import MagneticSnapshot, MagneticTier
 from tsstore.storage.memory import MemoryTier
 from tsstore.storage.parts import MagneticPart, MemoryPart, ScanPart
-from tsstore.storage.wal import WriteAheadLog
+from tsstore.storage.wal import WalEntry, WriteAheadLog
 
 if TYPE_CHECKING:
     from tsstore.storage.catalog import TableEntry
@@ -161,6 +161,8 @@ class Table:
         self._watermark = self._snapshot.watermark
         self._applied_lsn = _applied_lsn(magnetic)
         self._replayed_lsn = 0
+        # (registry, keys of the last frame replayed, their series ids, dimensions named)
+        self._replay_keys: tuple[Any, Any, np.ndarray, list[str]] | None = None
         self._bytes_ingested = entry.bytes_ingested
         self._last_maintain = time.monotonic()
         self._wal_thread = ThreadPoolExecutor(1, thread_name_prefix="tsstore-wal")
@@ -495,30 +497,35 @@ class Table:
         The memory rows of all new frames go into the memory tier as one upsert (the last
         frame's row wins among rows of one identity, as frame-by-frame replay would have it):
         a reader catching up with a writer of many small writes pays the per-write costs once.
-        Consecutive frames usually name the same series: their key tables are registered once.
+        Consecutive frames usually name the same series with the same columns: their Arrow
+        tables are decoded as one (:func:`_frame_groups`) and their key table is registered
+        once.
         """
         pending: list[Points] = []
-        seen: tuple[Any, np.ndarray, list[str]] | None = None
+        frames = 0
         registry = self._memory.registry
-        for entry in self._wal.replay(after_lsn=self._replayed_lsn):
+        seen = self._replay_keys
+        if seen is not None and seen[0] is not registry:
+            seen = None
+        for group in _frame_groups(self._wal.replay(after_lsn=self._replayed_lsn)):
+            entry = group[0]
             raw_keys = entry.meta["keys"]
-            if seen is None or seen[0] != raw_keys:
+            if seen is None or seen[1] != raw_keys:
                 dims = [
                     c
                     for c, values in raw_keys.items()
                     if c != MEASURE_NAME and any(v is not None for v in values)
                 ]
-                seen = (raw_keys, registry.ids_for(keys_frame(raw_keys)), dims)
-            pts = self._memory.register(
-                points_from_arrow(entry.table, entry.meta, keys=False), seen[1]
-            )
+                seen = (registry, raw_keys, registry.ids_for(keys_frame(raw_keys)), dims)
+            table = entry.table if len(group) == 1 else pa.concat_tables(e.table for e in group)
+            pts = self._memory.register(points_from_arrow(table, entry.meta, keys=False), seen[2])
             if self.read_only:
                 # A reader learns new dimensions and measures from the log, as the writer
                 # learned them from the write (the writer saves them in the catalog).
-                schema = self._entry.schema.extend(seen[2], dict(pts.types))
+                schema = self._entry.schema.extend(seen[3], dict(pts.types))
                 if schema is not self._entry.schema:
                     self._entry = self._entry.with_(schema=schema)
-            n_late = int(entry.meta.get("late", 0))
+            n_late = int(entry.meta.get("late", 0))  # a frame with late rows is a group alone
             if n_late and entry.lsn > self._applied_lsn and not self.read_only:
                 # The process stopped between logging this write and committing its late rows:
                 # writes are serialised, so replaying them with replace semantics is exact.
@@ -527,10 +534,14 @@ class Table:
             mem = mem.take(mem.time >= self._watermark) if len(mem) else mem
             if len(mem):
                 pending.append(mem)
-            self._replayed_lsn = entry.lsn
+            frames += len(group)
+            self._replayed_lsn = group[-1].lsn
+        # The series ids of the last frame's keys stay valid (a registry only grows): a reader
+        # following a writer whose frames name the same series maps them once, not per catch-up.
+        self._replay_keys = seen
         if pending:
             batch = Points.concat(pending, keys=registry.frame)
-            self._memory.upsert(_last_wins(batch) if len(pending) > 1 else batch)
+            self._memory.upsert(_last_wins(batch) if frames > 1 else batch)
 
     def refresh(self) -> None:
         """Catch up with the writer (readers in other processes; a no-op for the writer)."""
@@ -965,6 +976,35 @@ def _applied_lsn(magnetic: MagneticTier) -> int:
 
 def _gather(order: np.ndarray, values: np.ndarray) -> np.ndarray:
     return values[order]
+
+
+#: Rows at most in one group of frames decoded together (bounds the concatenated copy).
+_GROUP_ROWS = 1 << 20
+
+
+def _frame_groups(entries: Iterable[WalEntry]) -> Iterator[list[WalEntry]]:
+    """Runs of consecutive log entries that decode as one table: the same series keys, the
+    same Arrow schema, no late rows (those are applied frame by frame), at most
+    ``_GROUP_ROWS`` rows."""
+    group: list[WalEntry] = []
+    rows = 0
+    for entry in entries:
+        if group:
+            head = group[0]
+            if (
+                entry.meta.get("late", 0)
+                or head.meta.get("late", 0)
+                or rows + entry.table.num_rows > _GROUP_ROWS
+                or entry.meta["keys"] != head.meta["keys"]
+                or entry.meta["types"] != head.meta["types"]
+                or not entry.table.schema.equals(head.table.schema)
+            ):
+                yield group
+                group, rows = [], 0
+        group.append(entry)
+        rows += entry.table.num_rows
+    if group:
+        yield group
 
 
 def _last_wins(p: Points) -> Points:
