@@ -27,6 +27,7 @@ Run::
 
     python bench/suite.py --size quick
     python bench/suite.py --size default --only core,queries
+    python bench/suite.py --size full --only mixed --update   # one benchmark again, others kept
     python bench/suite.py --report-only            # re-render docs/performance.md
 """
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import json
 import os
 import subprocess
 import sys
@@ -43,7 +45,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from common import MANIFEST_ENV, print_table, write_results
+from common import MANIFEST_ENV, RESULTS_DIR, print_table, write_results
 
 BENCH = Path(__file__).resolve().parent
 SIZES = ("quick", "default", "full")
@@ -160,6 +162,14 @@ def run_step(step: Step, python: str) -> dict[str, object]:
     }
 
 
+def _updated_runs(last: Path, runs: list[dict], names: set[str]) -> list[dict]:
+    """The runs of the suite record ``last``, those of the benchmarks ``names`` replaced by
+    ``runs`` (the order of ``STEPS`` kept)."""
+    kept = [r for r in json.loads(last.read_text())["runs"] if r["name"] not in names]
+    order = {s.name: i for i, s in enumerate(STEPS)}
+    return sorted(kept + runs, key=lambda r: order.get(r["name"], len(order)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--size", choices=SIZES, default="default")
@@ -167,7 +177,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--report-only", action="store_true", help="re-render the last suite run")
     p.add_argument("--no-charts", action="store_true", help="tables only in the report")
     p.add_argument("--no-report", action="store_true", help="do not rewrite docs/performance.md")
+    p.add_argument(
+        "--update",
+        action="store_true",
+        help="with --only: keep the other runs of the last suite record (each section of the "
+        "report names its own run date)",
+    )
     args = p.parse_args(argv)
+    if args.update and not args.only:
+        p.error("--update needs --only (the benchmarks to run again)")
 
     import report
 
@@ -185,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs.append(run_step(step, sys.executable))
         if runs[-1]["rc"] == -2:
             break
+    if args.update:
+        runs = _updated_runs(RESULTS_DIR / "suite-latest.json", runs, only or set())
     suite = {
         "size": args.size,
         "started": started,
