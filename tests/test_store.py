@@ -169,7 +169,7 @@ def test_the_lifecycle_thread_runs_at_a_lower_cpu_priority(tmp_path):
     try:
         tid = s._thread.native_id
         deadline = time.monotonic() + 10
-        while os.getpriority(os.PRIO_PROCESS, tid) != LIFECYCLE_NICE:
+        while os.getpriority(os.PRIO_PROCESS, tid) != max(before, LIFECYCLE_NICE):
             assert time.monotonic() < deadline, "the lifecycle thread kept its priority"
             time.sleep(0.01)
     finally:
@@ -186,5 +186,6 @@ def test_the_lifecycle_thread_runs_at_a_lower_cpu_priority(tmp_path):
     t = threading.Thread(target=background)
     t.start()
     t.join()
-    assert seen == [(True, 15), (True, 15)]  # never raised back
+    low = max(before, 15)  # a test run already niced lower keeps its own
+    assert seen == [(True, low), (True, low)]  # never raised back
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
