@@ -161,8 +161,8 @@ class Table:
         self._watermark = self._snapshot.watermark
         self._applied_lsn = _applied_lsn(magnetic)
         self._replayed_lsn = 0
-        # (registry, keys of the last frame replayed, their series ids, dimensions named)
-        self._replay_keys: tuple[Any, Any, np.ndarray, list[str]] | None = None
+        # (keys of the last frame replayed, their series ids, dimensions named)
+        self._replay_keys: tuple[Any, np.ndarray, list[str]] | None = None
         self._bytes_ingested = entry.bytes_ingested
         self._last_maintain = time.monotonic()
         self._wal_thread = ThreadPoolExecutor(1, thread_name_prefix="tsstore-wal")
@@ -505,24 +505,22 @@ class Table:
         frames = 0
         registry = self._memory.registry
         seen = self._replay_keys
-        if seen is not None and seen[0] is not registry:
-            seen = None
         for group in _frame_groups(self._wal.replay(after_lsn=self._replayed_lsn)):
             entry = group[0]
             raw_keys = entry.meta["keys"]
-            if seen is None or seen[1] != raw_keys:
+            if seen is None or seen[0] != raw_keys:
                 dims = [
                     c
                     for c, values in raw_keys.items()
                     if c != MEASURE_NAME and any(v is not None for v in values)
                 ]
-                seen = (registry, raw_keys, registry.ids_for(keys_frame(raw_keys)), dims)
+                seen = (raw_keys, registry.ids_for(keys_frame(raw_keys)), dims)
             table = entry.table if len(group) == 1 else pa.concat_tables(e.table for e in group)
-            pts = self._memory.register(points_from_arrow(table, entry.meta, keys=False), seen[2])
+            pts = self._memory.register(points_from_arrow(table, entry.meta, keys=False), seen[1])
             if self.read_only:
                 # A reader learns new dimensions and measures from the log, as the writer
                 # learned them from the write (the writer saves them in the catalog).
-                schema = self._entry.schema.extend(seen[3], dict(pts.types))
+                schema = self._entry.schema.extend(seen[2], dict(pts.types))
                 if schema is not self._entry.schema:
                     self._entry = self._entry.with_(schema=schema)
             n_late = int(entry.meta.get("late", 0))  # a frame with late rows is a group alone
@@ -536,8 +534,9 @@ class Table:
                 pending.append(mem)
             frames += len(group)
             self._replayed_lsn = group[-1].lsn
-        # The series ids of the last frame's keys stay valid (a registry only grows): a reader
-        # following a writer whose frames name the same series maps them once, not per catch-up.
+        # The series ids of the last frame's keys stay valid (the table keeps one registry,
+        # which only grows): a reader following a writer whose frames name the same series
+        # maps them once, not once per catch-up.
         self._replay_keys = seen
         if pending:
             batch = Points.concat(pending, keys=registry.frame)
