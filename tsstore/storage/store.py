@@ -257,7 +257,7 @@ class Store:
         )
         wal_dir = self._wal_root / entry.id
         wal = WriteAheadLog(wal_dir, readonly=self.read_only)
-        return Table(
+        table = Table(
             entry,
             magnetic=magnetic,
             wal=wal,
@@ -265,6 +265,8 @@ class Store:
             save_entry=None if self.read_only else self._save_entry,
             read_only=self.read_only,
         )
+        table._store_ref = weakref.ref(self)
+        return table
 
     def _save_entry(self, entry: TableEntry) -> None:
         with self._lock:

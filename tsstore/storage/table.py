@@ -166,9 +166,16 @@ class Table:
         self._bytes_ingested = entry.bytes_ingested
         self._last_maintain = time.monotonic()
         self._wal_thread = ThreadPoolExecutor(1, thread_name_prefix="tsstore-wal")
+        # the store that opened this table (set by it; a weak reference: no cycle)
+        self._store_ref: Callable[[], Any] | None = None
         self._replay()
 
     # -- identity -------------------------------------------------------------------------
+    @property
+    def store(self) -> Any:
+        """The :class:`~tsstore.Store` this table was opened from (None once it is gone)."""
+        return None if self._store_ref is None else self._store_ref()
+
     @property
     def name(self) -> str:
         return self._entry.name

@@ -1,0 +1,26 @@
+"""Predictive maintenance on top of the store: anomaly detectors, remaining useful life,
+thresholds, alarms grouped into events, and scoring a fleet with Dask (:func:`detect`).
+
+See ``docs/anomaly.md``.
+"""
+
+from __future__ import annotations
+
+from tsstore.anomaly.alarms import events, threshold_for_budget, threshold_from_labels
+from tsstore.anomaly.base import Detector
+from tsstore.anomaly.features import window_features
+from tsstore.anomaly.persist import load_model, save_model
+from tsstore.anomaly.univariate import ForecastResidual, RollingZScore, SeasonalResidual
+
+__all__ = [
+    "Detector",
+    "ForecastResidual",
+    "RollingZScore",
+    "SeasonalResidual",
+    "events",
+    "load_model",
+    "save_model",
+    "threshold_for_budget",
+    "threshold_from_labels",
+    "window_features",
+]
