@@ -10,6 +10,7 @@ start, end, peak and the measures that contributed most.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -164,9 +165,7 @@ def events(
     )
 
 
-def _event_count(
-    alarm: np.ndarray, groups: Sequence[slice], t: np.ndarray, gap: int
-) -> int:
+def _event_count(alarm: np.ndarray, groups: Sequence[slice], t: np.ndarray, gap: int) -> int:
     n = 0
     for g in groups:
         first, _ = _runs(alarm[g], *_positions(t[g], g.stop - g.start, gap))
@@ -236,7 +235,7 @@ def threshold_for_budget(
         order = np.argsort(labels, kind="stable")
         s, t, labels = s[order], t[order], labels[order]
         bounds = np.r_[0, np.flatnonzero(np.diff(labels)) + 1, len(s)]
-        groups = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        groups = [slice(a, b) for a, b in itertools.pairwise(bounds)]
     weeks = sum(_weeks(t[g]) for g in groups if g.stop > g.start)
     allowed = alarms_per_week * weeks
     finite = s[np.isfinite(s)]

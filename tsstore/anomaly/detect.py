@@ -13,6 +13,7 @@ written back to the store.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import time as _time
@@ -27,8 +28,8 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from tsstore.anomaly.alarms import events as find_events
-from tsstore.errors import NotFoundError, ValidationError
-from tsstore.model.durations import parse_duration, to_utc_timestamp
+from tsstore.errors import ValidationError
+from tsstore.model.durations import to_utc_timestamp
 from tsstore.storage.store import Store
 from tsstore.storage.table import Table
 
@@ -124,6 +125,7 @@ def _score_series(
     model: Any,
     measures: list[str],
     univariate: bool,
+    threshold: float,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Scores of one series' rows (in time order): (score columns, contributions or None)."""
     values = frame[measures].astype("float64")
@@ -142,14 +144,17 @@ def _score_series(
             per[m] = s
         stacked = np.vstack([per[m] for m in measures]).T
         with np.errstate(all="ignore"), pd.option_context("mode.chained_assignment", None):
-            out["score"] = np.where(np.isnan(stacked).all(axis=1), np.nan, np.nanmax(
-                np.nan_to_num(stacked, nan=-np.inf), axis=1))
+            out["score"] = np.where(
+                np.isnan(stacked).all(axis=1),
+                np.nan,
+                np.nanmax(np.nan_to_num(stacked, nan=-np.inf), axis=1),
+            )
         if len(measures) > 1:
             for m in measures:
                 out[f"score_{m}"] = per[m]
             # an event names the measures whose own score alarmed, by their summed scores
             alarmed = np.nan_to_num(stacked, nan=0.0)
-            alarmed[alarmed < _threshold(model, None)] = 0.0
+            alarmed[alarmed < threshold] = 0.0
             return out, pd.DataFrame(alarmed, columns=measures)
         return out, None
     X = values.ffill()
@@ -182,9 +187,9 @@ def _score_group(
     """Scores and events of a group of whole series (a Dask task)."""
     score_parts, event_parts = [], []
     bounds = _series_bounds(group, keys)
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         frame = group.iloc[a:b].reset_index(drop=True)
-        scores, contrib = _score_series(frame, model, measures, univariate)
+        scores, contrib = _score_series(frame, model, measures, univariate, threshold)
         scores.insert(0, "time", frame["time"].to_numpy())
         for k in reversed(keys):
             scores.insert(0, k, frame[k].to_numpy())
@@ -420,9 +425,11 @@ def _read_with_history(
             lo = floor
         df = table.read((lo, end), where=where, measures=measures)
         before = df[df["time"] <= since]
-        counts = before.groupby(keys, observed=True, dropna=False).size().to_dict() if keys else {
-            (): len(before)
-        }
+        counts = (
+            before.groupby(keys, observed=True, dropna=False).size().to_dict()
+            if keys
+            else {(): len(before)}
+        )
         short = {k: n for k, n in counts.items() if n < lookback_rows}
         done = not short or all(previous.get(k) == n for k, n in short.items())
         if done or (floor is not None and lo <= floor):
@@ -525,10 +532,16 @@ def detect(
     thr = _threshold(model, threshold)
     if len(df) == 0:
         scores, evs = score_frame(
-            pd.DataFrame({**{k: pd.Series(dtype=object) for k in keys},
-                          "time": pd.Series(dtype="datetime64[ns, UTC]"),
-                          "value": pd.Series(dtype=float)}),
-            model, dimensions=keys, threshold=thr,
+            pd.DataFrame(
+                {
+                    **{k: pd.Series(dtype=object) for k in keys},
+                    "time": pd.Series(dtype="datetime64[ns, UTC]"),
+                    "value": pd.Series(dtype=float),
+                }
+            ),
+            model,
+            dimensions=keys,
+            threshold=thr,
         )
     else:
         for k in keys:

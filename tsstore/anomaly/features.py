@@ -113,7 +113,9 @@ def window_features(
         cols = list(df.columns) if band_columns is None else list(band_columns)
         missing = [c for c in cols if c not in df.columns]
         if missing:
-            raise ValidationError(f"band_columns {missing} are not measures of X: {list(df.columns)}")
+            raise ValidationError(
+                f"band_columns {missing} are not measures of X: {list(df.columns)}"
+            )
         for col in cols:
             energy = _band_energy(df[col].to_numpy(), window, bands)
             for b in range(bands):

@@ -177,8 +177,9 @@ class SeasonalResidual(_Univariate):
     Notes
     -----
     ``X`` is a Series (or one-column DataFrame) with a DatetimeIndex when ``period`` is a
-    duration; with an integer period, any 1-D array. Until a phase has been seen once its
-    points score NaN.
+    duration: phases are then times of day (or week), whatever the sampling, and a stream
+    scored piece by piece gives the same scores. With an integer period, any 1-D array, and
+    the phase counts from its first row. Until a phase has been seen its points score NaN.
 
     Examples
     --------
@@ -224,30 +225,29 @@ class SeasonalResidual(_Univariate):
         return (np.arange(n) % period) * bins // period
 
     def profile(self, X: Any) -> np.ndarray:
-        """The seasonal profile value of each point (from earlier periods only)."""
+        """The seasonal profile value of each point: the median of the points of its phase
+        in the ``seasons`` periods before it (NaN for a phase not seen yet)."""
         x = as_values(X)
         phase = self._phases(X, len(x))
         seasons = _check_window("seasons", self.seasons, 1)
+        if isinstance(self.period, str):
+            clock = np.asarray(X.index.asi8, dtype=np.int64)
+            span = seasons * _period_ns(self.period)
+        else:
+            clock = np.arange(len(x), dtype=np.int64)
+            span = seasons * int(self.period)
         out = np.full(len(x), np.nan)
         order = np.argsort(phase, kind="stable")
         sorted_phase = phase[order]
         starts = np.flatnonzero(np.r_[True, sorted_phase[1:] != sorted_phase[:-1]])
         ends = np.r_[starts[1:], len(order)]
-        counts = np.bincount(phase, minlength=int(phase.max()) + 1 if len(phase) else 1)
-        # points of a phase per period: the median over `seasons` periods of them
-        per_period = max(1, int(np.median(counts[counts > 0])) // max(1, self._periods_seen(X)))
-        k = max(1, seasons * per_period)
         for a, b in zip(starts, ends, strict=True):
             rows = order[a:b]
-            out[rows] = pd.Series(x[rows]).rolling(k, min_periods=1).median().shift(1).to_numpy()
+            # the points of this phase in the span before each point (a time-based window,
+            # left-closed: the point itself is left out), whatever the sampling
+            s = pd.Series(x[rows], index=pd.to_datetime(clock[rows], unit="ns"))
+            out[rows] = s.rolling(pd.Timedelta(span, "ns"), closed="left").median().to_numpy()
         return out
-
-    def _periods_seen(self, X: Any) -> int:
-        if isinstance(self.period, str):
-            index = X.index
-            span = index[-1].value - index[0].value if len(index) else 0
-            return max(1, int(span // _period_ns(self.period)) + 1)
-        return max(1, len(as_values(X)) // _check_window("period", self.period, 2))
 
     @property
     def lookback(self) -> int:
@@ -260,11 +260,15 @@ class SeasonalResidual(_Univariate):
         window, _ = self._periods()
         if isinstance(self.period, str):
             return 2 * window + 1
-        return 2 * window + 1 + _check_window("seasons", self.seasons, 1) * int(self.period)
+        period = int(self.period)
+        rows = 2 * window + 1 + _check_window("seasons", self.seasons, 1) * period
+        return -(-rows // period) * period  # whole periods, so that phases line up
 
     @property
     def lookback_duration(self) -> int | None:
-        """Nanoseconds of history the profile needs, for a duration period."""
+        """Nanoseconds of history the profile needs, for a duration period: ``seasons + 1``
+        periods (the extra period covers the scale window's residuals when a period holds
+        at least ``2 * window + 1`` points)."""
         if isinstance(self.period, str):
             return (int(self.seasons) + 1) * _period_ns(self.period)
         return None
