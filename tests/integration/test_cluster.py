@@ -130,3 +130,29 @@ def test_progress_bar_counts_the_clusters_tasks(cluster, fleet, tmp_path):
         assert not cluster.futures
         held = [key for keys in cluster.has_what().values() for key in keys]
         assert not [key for key in held if "tsstore-" in str(key)], held
+
+
+def test_detect_scores_the_fleet_on_worker_processes(cluster, fleet, tmp_path):
+    """tsstore.anomaly.detect runs one task per group of series on the active cluster, and
+    its scores equal those computed here on threads."""
+    from tsstore.anomaly import RollingZScore
+    from tsstore.anomaly.detect import detect
+
+    with tsstore.connect(tmp_path, clock=lambda: NOW, lifecycle_interval=None) as store:
+        _load(store, fleet)
+        table = store.table("iot.met")
+        with distributed.get_task_stream(cluster) as stream:
+            on_cluster = detect(table, RollingZScore(window=20), measures=["temperature"])
+        ran = [t for t in stream.data if "_score_group" in str(t["key"])]
+        assert len(ran) == on_cluster.tasks
+        assert on_cluster.points == len(fleet)
+        assert on_cluster.tasks >= 2
+        here = detect(
+            table, RollingZScore(window=20), measures=["temperature"], write=False, client=False
+        )
+        key = ["device_id", "time"]
+        a = on_cluster.scores.sort_values(key).reset_index(drop=True)
+        b = here.scores.sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+        n = store.query("SELECT count(DISTINCT device_id) AS n FROM iot.met_anomalies")["n"][0]
+        assert n == fleet["device_id"].nunique()

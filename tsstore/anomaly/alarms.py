@@ -241,7 +241,7 @@ def threshold_for_budget(
     finite = s[np.isfinite(s)]
     if len(finite) == 0:
         return 1.0
-    tail = np.quantile(finite, np.linspace(0.5, 1.0, candidates))
+    tail = np.quantile(finite, np.linspace(0.5, 1.0, candidates), method="inverted_cdf")
     top = np.sort(finite)[-candidates:]
     cands = np.unique(np.r_[tail, top])  # ascending
     best = 1.0

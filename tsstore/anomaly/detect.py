@@ -254,7 +254,7 @@ def _run(
         from tsstore.query.distributed import active_client
 
         client = active_client()
-    if client is not None:
+    if client is not None and client is not False:
         futures = client.map(_score_group, groups, **kwargs, pure=False)
         return list(client.gather(futures))
     import dask
@@ -266,14 +266,7 @@ def _run(
 def score_frame(
     df: pd.DataFrame,
     model: Any,
-    *,
-    dimensions: Sequence[str] | None = None,
-    measures: Sequence[str] | None = None,
-    threshold: float | None = None,
-    gap: object = 0,
-    min_points: int = 1,
-    client: Any = None,
-    since: object | None = None,
+    **options: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Score every series of a long frame; (scores, events).
 
@@ -294,8 +287,9 @@ def score_frame(
         Alarm threshold (default the model's ``threshold_``).
     gap, min_points
         How alarms group into events (:func:`tsstore.anomaly.events`).
-    client : dask.distributed.Client, optional
-        Where the tasks run (default: the active client, else Dask's threads).
+    client : dask.distributed.Client or False, optional
+        Where the tasks run (default: the active client, else Dask's threads; False: Dask's
+        threads even with a client active).
     since : time, optional
         Return only scores and events after this time (the earlier rows are history).
 
@@ -304,7 +298,34 @@ def score_frame(
     (DataFrame, DataFrame)
         Scores (dimensions, ``time``, ``score``..., ``alarm``) and events (dimensions,
         ``start``, ``end``, ``peak_time``, ``peak_score``, ``points``, ``measures``).
+
+    Examples
+    --------
+    >>> from tsstore.anomaly import RollingZScore
+    >>> df = pd.DataFrame({"time": pd.date_range("2024-01-01", periods=200, freq="min"),
+    ...                    "device_id": "m-1", "temp": np.r_[np.zeros(150), 9.0, np.zeros(49)]})
+    >>> scores, events = score_frame(df, RollingZScore(window=20))
+    >>> events[["device_id", "start", "peak_score"]]
+      device_id                     start  peak_score
+    0       m-1 2024-01-01 02:30:00+00:00         1.0
     """
+    scores, evs, _ = _score_frame(df, model, **options)
+    return scores, evs
+
+
+def _score_frame(
+    df: pd.DataFrame,
+    model: Any,
+    *,
+    dimensions: Sequence[str] | None = None,
+    measures: Sequence[str] | None = None,
+    threshold: float | None = None,
+    gap: object = 0,
+    min_points: int = 1,
+    client: Any = None,
+    since: object | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """:func:`score_frame`, and the number of tasks it ran."""
     if "time" not in df.columns:
         raise ValidationError(
             f"the frame has no 'time' column (columns: {list(df.columns)}); rename yours "
@@ -341,7 +362,8 @@ def score_frame(
         "min_points": min_points,
         "since_ns": since_ns,
     }
-    results = _run(_groups(frame, keys, per_task), client, kwargs)
+    groups = _groups(frame, keys, per_task)
+    results = _run(groups, client, kwargs)
     scores = [r[0] for r in results if len(r[0])]
     evs = [r[1] for r in results if len(r[1])]
     score_cols = ["score", *(f"score_{m}" for m in cols if univariate and len(cols) > 1)]
@@ -352,6 +374,7 @@ def score_frame(
     return (
         pd.concat(scores, ignore_index=True) if scores else empty_scores,
         pd.concat(evs, ignore_index=True) if evs else empty_events,
+        len(groups),
     )
 
 
@@ -414,29 +437,35 @@ def _read_with_history(
         return new
     if lookback_rows <= 0 and lookback_ns <= 0:
         return new
-    t = pd.DatetimeIndex(new["time"]).asi8
-    step = float(np.median(np.diff(np.sort(t)))) if len(t) > 1 else 1e9
-    span = max(lookback_ns, int(max(step, 1.0) * lookback_rows * 2), 10**9)
+    steps = (
+        new.groupby(keys, observed=True, dropna=False)["time"].diff()
+        if keys
+        else (new["time"].diff())
+    )
+    step = steps.median()
+    step_ns = int(step.value) if pd.notna(step) and step.value > 0 else 10**9
+    span = max(lookback_ns, step_ns * lookback_rows * 2, 10**9)
+    widest = span * 64
     floor = None if start is None else to_utc_timestamp(start, "time_range start")
-    previous: dict[Any, int] = {}
-    for _ in range(12):
+    earliest = table.describe()["time_min"]
+    if earliest is not None and (floor is None or earliest > floor):
+        floor = earliest
+    while True:
         lo = since - pd.Timedelta(span, "ns")
         if floor is not None and lo < floor:
             lo = floor
         df = table.read((lo, end), where=where, measures=measures)
         before = df[df["time"] <= since]
-        counts = (
-            before.groupby(keys, observed=True, dropna=False).size().to_dict()
-            if keys
-            else {(): len(before)}
-        )
-        short = {k: n for k, n in counts.items() if n < lookback_rows}
-        done = not short or all(previous.get(k) == n for k, n in short.items())
-        if done or (floor is not None and lo <= floor):
+        if keys:
+            counts = before.groupby(keys, observed=True, dropna=False).size()
+            wanted = new.groupby(keys, observed=True, dropna=False).size()
+            enough = len(counts) >= len(wanted) and bool((counts >= lookback_rows).all())
+        else:
+            enough = len(before) >= lookback_rows
+        # a series with no point in 64 times the history it needs is taken as new
+        if enough or (floor is not None and lo <= floor) or span >= widest:
             return df
-        previous = counts
         span *= 4
-    return df
 
 
 def detect(
@@ -492,8 +521,9 @@ def detect(
         Name of the scores table (default ``<table>_anomalies``; events go to
         ``<output>`` with ``_anomalies`` replaced by ``_anomaly_events``, or
         ``<output>_events``).
-    client : dask.distributed.Client, optional
-        Run the tasks there (default: the active client, else Dask's threads).
+    client : dask.distributed.Client or False, optional
+        Run the tasks there (default: the active client, else Dask's threads; False: Dask's
+        threads even with a client active).
 
     Returns
     -------
@@ -531,7 +561,7 @@ def detect(
     keys = [k for k in keys if k in df.columns]
     thr = _threshold(model, threshold)
     if len(df) == 0:
-        scores, evs = score_frame(
+        scores, evs, tasks = _score_frame(
             pd.DataFrame(
                 {
                     **{k: pd.Series(dtype=object) for k in keys},
@@ -546,7 +576,7 @@ def detect(
     else:
         for k in keys:
             df[k] = df[k].astype(object)
-        scores, evs = score_frame(
+        scores, evs, tasks = _score_frame(
             df,
             model,
             dimensions=keys,
@@ -584,9 +614,7 @@ def detect(
         last_time=last,
         series=n_series,
         points=len(scores),
-        tasks=len(_groups(_sorted(scores, keys), keys, _per_task(len(scores), max(n_series, 1))))
-        if len(scores)
-        else 0,
+        tasks=tasks,
         seconds=_time.perf_counter() - began,
     )
 

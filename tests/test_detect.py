@@ -1,0 +1,145 @@
+"""Scoring a fleet stored in a table: scores and events written back, incremental runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tsstore
+from tsstore.anomaly import ForecastResidual, RollingZScore
+from tsstore.anomaly.detect import detect, score_frame
+from tsstore.errors import ValidationError
+
+START = pd.Timestamp("2026-11-01", tz="UTC")
+SPIKES = {"m-0": 3000, "m-1": 3500, "m-2": 4000}
+
+
+def _fleet(n: int = 5000, start: pd.Timestamp = START) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    t = pd.date_range(start, periods=n, freq="1min", tz="UTC")
+    frames = []
+    for i, device in enumerate(["m-0", "m-1", "m-2"]):
+        temp = 20 + np.sin(np.arange(n) / 200) + rng.normal(0, 0.1, n)
+        vib = 1 + rng.normal(0, 0.05, n)
+        if SPIKES[device] < n:
+            temp[SPIKES[device]] += 5.0
+        frames.append(
+            pd.DataFrame(
+                {
+                    "time": t,
+                    "device_id": device,
+                    "factory": f"f-{i % 2}",
+                    "temperature": temp,
+                    "vibration": vib,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = tsstore.connect(tmp_path / "store", lifecycle_interval=None)
+    t = s.create_database("plant").create_table("machines", memory_retention="8766h")
+    t.write(_fleet(), dimensions=["device_id", "factory"])
+    yield s
+    s.close()
+
+
+def test_detect_writes_scores_and_events_queryable_with_sql(store):
+    table = store.table("plant.machines")
+    r = detect(table, RollingZScore(window=60, threshold=0.7), gap=2)
+    assert r.scores_table == "plant.machines_anomalies"
+    assert r.events_table == "plant.machines_anomaly_events"
+    assert r.series == 3 and r.points == 15000
+    assert r.last_time == START + pd.Timedelta(4999, "min")
+    got = store.query(
+        "SELECT device_id, factory, count(*) AS n, max_by(time, score) AS worst, max(score) AS s "
+        "FROM plant.machines_anomalies GROUP BY 1, 2 ORDER BY 1"
+    )
+    assert got["device_id"].tolist() == ["m-0", "m-1", "m-2"]
+    assert got["factory"].tolist() == ["f-0", "f-1", "f-0"]
+    for device, i in SPIKES.items():
+        row = got[got.device_id == device].iloc[0]
+        assert row["worst"] == START + pd.Timedelta(i, "min")
+        assert row["s"] > 0.7
+    ev = store.query(
+        'SELECT device_id, time, "end", peak_score, points, measures '
+        "FROM plant.machines_anomaly_events ORDER BY peak_score DESC LIMIT 3"
+    )
+    assert sorted(ev["device_id"]) == ["m-0", "m-1", "m-2"]
+    assert set(ev["measures"]) == {"temperature"}  # vibration stayed normal
+    for _, e in ev.iterrows():
+        assert e["time"] == START + pd.Timedelta(SPIKES[e["device_id"]], "min")
+    # the table's own measures are described, and the Monitor's contract holds
+    desc = store.table("plant.machines_anomalies").describe()
+    assert desc["dimensions"] == ["device_id", "factory"]
+    assert {"score", "score_temperature", "score_vibration", "alarm"} <= set(desc["measures"])
+
+
+def test_incremental_runs_score_only_new_points_and_equal_a_full_run(store):
+    table = store.table("plant.machines")
+    model = ForecastResidual(window=60)
+    first = detect(table, model)
+    more = _fleet(300, start=START + pd.Timedelta(5000, "min"))
+    table.write(more, dimensions=["device_id", "factory"])
+    second = detect(table, model, since=first.last_time)
+    assert second.points == 900
+    assert second.scores["time"].min() > first.last_time
+    full = detect(table, model, write=False)
+    want = full.scores[full.scores["time"] > first.last_time]
+    key = ["device_id", "time"]
+    a = want.sort_values(key).reset_index(drop=True)
+    b = second.scores.sort_values(key).reset_index(drop=True)
+    np.testing.assert_allclose(a["score"], b["score"], rtol=1e-6, atol=1e-9)
+    n = store.query("SELECT count(*) AS n FROM plant.machines_anomalies")["n"].iloc[0]
+    assert n == first.points + second.points - first.scores["score"].isna().sum()
+    # nothing new: nothing scored, nothing written
+    third = detect(table, model, since=second.last_time)
+    assert third.points == 0 and third.scores_table is None
+
+
+def test_rerun_over_the_same_points_replaces_their_scores(store):
+    table = store.table("plant.machines")
+    detect(table, RollingZScore(window=60))
+    detect(table, RollingZScore(window=30))
+    got = store.query("SELECT count(*) AS n FROM plant.machines_anomalies")["n"].iloc[0]
+    want = detect(table, RollingZScore(window=30), write=False).scores["score"].notna().sum()
+    assert got == want
+
+
+def test_where_and_time_range_limit_the_series_and_points(store):
+    table = store.table("plant.machines")
+    r = detect(
+        table,
+        RollingZScore(window=30),
+        where={"device_id": ["m-1"]},
+        time_range=(START, START + pd.Timedelta(1000, "min")),
+        measures=["temperature"],
+        write=False,
+    )
+    assert set(r.scores["device_id"]) == {"m-1"} and r.points == 1000
+    assert "score_temperature" not in r.scores.columns
+
+
+def test_detect_by_name_needs_the_store(store):
+    with pytest.raises(ValidationError, match="store="):
+        detect("plant.machines", RollingZScore())
+    r = detect("plant.machines", RollingZScore(), store=store, write=False)
+    assert r.points == 15000
+
+
+def test_score_frame_works_without_a_store():
+    df = _fleet(3600)
+    scores, ev = score_frame(df, RollingZScore(window=60, threshold=0.7), measures=["temperature"])
+    assert list(scores.columns) == ["device_id", "factory", "time", "score", "alarm"]
+    assert len(scores) == 3 * 3600
+    worst = scores.loc[scores.groupby("device_id")["score"].idxmax()]
+    assert worst["time"].tolist()[:2] == [
+        START + pd.Timedelta(SPIKES[d], "min") for d in ("m-0", "m-1")
+    ]
+    assert (ev["peak_score"] >= 0.7).all()
+    assert (scores["alarm"] == (scores["score"] >= 0.7)).all()
+    with pytest.raises(ValidationError, match="'time'"):
+        score_frame(df.rename(columns={"time": "ts"}), RollingZScore())
