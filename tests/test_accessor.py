@@ -460,3 +460,43 @@ def test_sql_over_the_frame(df):
     assert named["c"].tolist() == [5]
     with pytest.raises(QueryError, match=r"table 'dff' .*did you mean 'df'\?"):
         df.ts.sql("SELECT * FROM dff")
+
+
+# -- anomalies ---------------------------------------------------------------------------------
+def _spiky(n: int = 400) -> pd.DataFrame:
+    t = pd.date_range("2024-01-01", periods=n, freq="min", tz="UTC")
+    rng = np.random.default_rng(0)
+    a = pd.DataFrame({"ts": t, "device_id": "m-1", "temp": rng.normal(0, 0.1, n)})
+    b = pd.DataFrame({"ts": t, "device_id": "m-2", "temp": rng.normal(0, 0.1, n)})
+    a.loc[300, "temp"] += 5
+    b.loc[350:352, "temp"] += 5
+    return pd.concat([a, b], ignore_index=True)
+
+
+def test_anomalies_scores_each_series_and_groups_events():
+    from tsstore.anomaly import RollingZScore
+
+    df = _spiky()
+    scores = df.ts.anomalies(RollingZScore(window=50))
+    assert list(scores.columns) == ["device_id", "ts", "score", "alarm"]
+    assert len(scores) == len(df)
+    worst = scores.loc[scores.groupby("device_id")["score"].idxmax(), "ts"].tolist()
+    assert worst[0] == df.loc[300, "ts"]
+    ev = df.ts.anomalies(RollingZScore(window=50), events=True, gap=1)
+    assert set(ev["device_id"]) == {"m-1", "m-2"}
+    m2 = ev[ev.device_id == "m-2"].sort_values("peak_score").iloc[-1]
+    assert m2["start"] == df.loc[350, "ts"]
+
+
+def test_plot_shades_the_anomaly_events():
+    import holoviews as hv
+    from bokeh.models import BoxAnnotation, Span
+
+    df = _spiky()
+    fig = hv.render(df.ts.plot(anomalies=True, y="temp"))
+    marks = [r for r in fig.center + fig.renderers if isinstance(r, (BoxAnnotation, Span))]
+    assert marks
+    ev = df.ts.anomalies(events=True)
+    fig2 = hv.render(df.ts.plot(anomalies=ev, y="temp"))
+    marks2 = [r for r in fig2.center + fig2.renderers if isinstance(r, (BoxAnnotation, Span))]
+    assert len(marks2) == len(ev)

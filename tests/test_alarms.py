@@ -96,3 +96,10 @@ def test_threshold_from_labels_maximises_f1():
     assert threshold_from_labels(s, y) == 0.8
     with pytest.raises(ValidationError, match="no anomaly"):
         threshold_from_labels(s, np.zeros(6))
+
+
+def test_a_gap_in_points_with_times_counts_rows_not_nanoseconds():
+    t = pd.date_range("2024-01-01", periods=8, freq="1min", tz="UTC")
+    s = np.array([0, 0.9, 0.8, 0, 0.7, 0, 0, 0.6])
+    ev = events(s, t, gap=1)
+    assert ev["start"].tolist() == [t[1], t[7]] and ev["points"].tolist() == [3, 1]

@@ -51,7 +51,7 @@ import xarray as xr
 from tsstore.errors import NotFoundError, ValidationError
 from tsstore.model.durations import parse_duration
 from tsstore.model.points import MEASURE_NAME
-from tsstore.plot import chart
+from tsstore.plot import chart, shade_events
 from tsstore.query.frames import query_frames
 from tsstore.query.timeseries import solve_tridiagonal
 from tsstore.storage.store import Database, Store
@@ -876,7 +876,14 @@ class TimeSeriesAccessor:
         return _cube(_bin(lay, width, agg), lay, width, {"freq": str(freq), "agg": label})
 
     # -- charts and SQL -------------------------------------------------------------------
-    def plot(self, kind: str = "line", *, time: str | None = None, **options: Any) -> Any:
+    def plot(
+        self,
+        kind: str = "line",
+        *,
+        time: str | None = None,
+        anomalies: Any = None,
+        **options: Any,
+    ) -> Any:
         """An hvplot chart of the frame (:func:`tsstore.plot.chart`), one line per series.
 
         Parameters
@@ -885,12 +892,98 @@ class TimeSeriesAccessor:
             One of :data:`tsstore.plot.KINDS`.
         time : str, optional
             The x axis (default the time column).
+        anomalies : DataFrame, detector or True, optional
+            Shade anomaly events: a frame of events (``start``, ``end``: what
+            :meth:`anomalies` with ``events=True`` or ``detect`` return), a detector to find
+            them with (:meth:`anomalies`), or True for the default detector.
         **options
             ``y=``, ``by=``, ``title=``, ``width=`` ... (see :func:`tsstore.plot.chart`).
         """
         df, t = _with_time(self._obj, time)
         options.setdefault("x", t)
-        return chart(df, kind, **options)
+        figure = chart(df, kind, **options)
+        if anomalies is None or anomalies is False:
+            return figure
+        if isinstance(anomalies, pd.DataFrame):
+            found = anomalies
+        else:
+            model = None if anomalies is True else anomalies
+            y = options.get("y")
+            found = self.anomalies(
+                model, time=t, measures=[y] if isinstance(y, str) else y, events=True
+            )
+        return shade_events(figure, found)
+
+    def anomalies(
+        self,
+        model: Any = None,
+        *,
+        time: str | None = None,
+        dimensions: Sequence[str] | None = None,
+        measures: Sequence[str] | None = None,
+        threshold: float | None = None,
+        gap: object = 0,
+        min_points: int = 1,
+        events: bool = False,
+    ) -> pd.DataFrame:
+        """Anomaly scores of every series of the frame, or the events they make.
+
+        A front end over :func:`tsstore.anomaly.score_frame` (scikit-learn is needed:
+        ``pip install 'tsstore[ml]'``).
+
+        Parameters
+        ----------
+        model : detector, optional
+            A :mod:`tsstore.anomaly` detector (default ``RollingZScore()``). Not fitted, a
+            copy is fitted on each series; fitted, it is applied as it is.
+        time, dimensions, measures
+            As everywhere in ``df.ts`` (see the module docstring).
+        threshold : float, optional
+            Alarm threshold (default the model's).
+        gap, min_points
+            How alarms group into events (:func:`tsstore.anomaly.events`).
+        events : bool, default False
+            Return the events (one row per incident: dimensions, ``start``, ``end``,
+            ``peak_time``, ``peak_score``, ``points``, ``measures``) instead of the scores.
+
+        Returns
+        -------
+        DataFrame
+            Scores: dimensions, the time column, ``score`` (in [0, 1]), ``score_<measure>``
+            when several measures were scored one by one, and ``alarm``.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> df = pd.DataFrame({"time": pd.date_range("2024-01-01", periods=300, freq="min"),
+        ...                    "device_id": "m-1", "temp": np.r_[np.zeros(250), 9.0, np.zeros(49)]})
+        >>> df.ts.anomalies(events=True)[["device_id", "start", "peak_score"]]
+          device_id                     start  peak_score
+        0       m-1 2024-01-01 04:10:00+00:00         1.0
+        """
+        from tsstore.anomaly import RollingZScore, score_frame
+
+        lay = self._layout(time, dimensions, measures)
+        frame = lay.frame[[*lay.dimensions, lay.time, *lay.measures]]
+        if lay.time != "time":
+            if "time" in frame.columns:
+                raise ValidationError(
+                    f"the frame has a column 'time' besides its time column {lay.time!r}; "
+                    "rename one"
+                )
+            frame = frame.rename(columns={lay.time: "time"})
+        scores, found = score_frame(
+            frame,
+            RollingZScore() if model is None else model,
+            dimensions=lay.dimensions,
+            measures=lay.measures,
+            threshold=threshold,
+            gap=gap,
+            min_points=min_points,
+        )
+        if events:
+            return found
+        return scores.rename(columns={"time": lay.time}) if lay.time != "time" else scores
 
     def sql(
         self,

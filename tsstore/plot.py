@@ -30,7 +30,7 @@ import pandas as pd
 
 from tsstore.errors import ValidationError
 
-__all__ = ["KINDS", "chart", "offline", "time_column"]
+__all__ = ["KINDS", "chart", "offline", "shade_events", "time_column"]
 
 #: Chart kinds accepted by :func:`chart` (hvplot's names).
 KINDS = ("line", "scatter", "step", "area", "bar", "barh", "heatmap", "hist", "box", "table")
@@ -152,3 +152,54 @@ def chart(
             raise ValidationError("a heatmap needs one series column: pass by='device_id'")
         return df.hvplot.heatmap(x=x, y=rows[0], C=ys[0], **options)
     return getattr(df.hvplot, kind)(x=x, y=ys if len(ys) > 1 else ys[0], by=by, **options)
+
+
+def shade_events(
+    figure: Any,
+    events: pd.DataFrame,
+    *,
+    start: str = "start",
+    end: str = "end",
+    color: str = "#e65100",
+    alpha: float = 0.2,
+) -> Any:
+    """Shade each event's time span on a time chart (anomaly events, maintenance windows).
+
+    Parameters
+    ----------
+    figure : holoviews element or overlay
+        A chart whose x axis is time (:func:`chart`).
+    events : DataFrame
+        One row per event with ``start`` and ``end`` times (what
+        :func:`tsstore.anomaly.events` and ``detect`` return).
+    start, end : str
+        The columns holding each event's bounds.
+    color, alpha
+        The shading.
+
+    Returns
+    -------
+    holoviews.Overlay
+        The chart with one ``VSpan`` per event (a ``VLine`` for a one-point event).
+    """
+    import holoviews as hv
+
+    missing = [c for c in (start, end) if c not in events.columns]
+    if missing:
+        raise ValidationError(
+            f"events have no column {missing}; expected event bounds in "
+            f"{start!r} and {end!r} (columns: {list(events.columns)})"
+        )
+
+    def naive(v: Any) -> Any:  # the charts draw UTC times as naive ones
+        ts = pd.Timestamp(v)
+        return ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo is not None else ts
+
+    spans = []
+    for a, b in zip(events[start], events[end], strict=True):
+        lo, hi = naive(a), naive(b)
+        if lo == hi:  # a one-point event: a line
+            spans.append(hv.VLine(lo).opts(color=color, alpha=min(1.0, 3 * alpha)))
+        else:
+            spans.append(hv.VSpan(lo, hi).opts(color=color, alpha=alpha, line_width=0))
+    return figure * hv.Overlay(spans) if spans else figure

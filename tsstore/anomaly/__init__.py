@@ -8,18 +8,22 @@ from __future__ import annotations
 
 from tsstore.anomaly.alarms import events, threshold_for_budget, threshold_from_labels
 from tsstore.anomaly.base import Detector
+from tsstore.anomaly.detect import DetectResult, detect, score_frame
 from tsstore.anomaly.features import window_features
 from tsstore.anomaly.persist import load_model, save_model
 from tsstore.anomaly.univariate import ForecastResidual, RollingZScore, SeasonalResidual
 
 __all__ = [
+    "DetectResult",
     "Detector",
     "ForecastResidual",
     "RollingZScore",
     "SeasonalResidual",
+    "detect",
     "events",
     "load_model",
     "save_model",
+    "score_frame",
     "threshold_for_budget",
     "threshold_from_labels",
     "window_features",

@@ -46,16 +46,16 @@ def _times_ns(times: Any, n: int) -> np.ndarray | None:
     return np.asarray(t.asi8)
 
 
-def _gap(gap: object, has_times: bool) -> int:
-    if isinstance(gap, str):
+def _gap(gap: object, has_times: bool) -> tuple[int, bool]:
+    """(the gap, whether it is a duration in ns rather than a number of points)."""
+    if isinstance(gap, str | pd.Timedelta):
         if not has_times:
             raise ValidationError(f"gap={gap!r} is a duration: pass times=, or give gap in points")
-        return int(parse_duration(gap, "gap").value)
-    if isinstance(gap, pd.Timedelta):
-        return int(gap.value)
-    if int(gap) != gap or gap < 0:
+        ns = int(parse_duration(gap, "gap").value) if isinstance(gap, str) else int(gap.value)
+        return ns, True
+    if isinstance(gap, bool) or int(gap) != gap or gap < 0:  # type: ignore[call-overload]
         raise ValidationError(f"gap={gap!r}: a number of points >= 0 or a duration string")
-    return int(gap)
+    return int(gap), False
 
 
 def _runs(alarm: np.ndarray, pos: np.ndarray, max_step: int) -> tuple[np.ndarray, np.ndarray]:
@@ -70,12 +70,13 @@ def _runs(alarm: np.ndarray, pos: np.ndarray, max_step: int) -> tuple[np.ndarray
     return idx[starts], idx[ends]
 
 
-def _positions(t: np.ndarray | None, n: int, gap: int) -> tuple[np.ndarray, int]:
+def _positions(t: np.ndarray | None, n: int, gap: tuple[int, bool]) -> tuple[np.ndarray, int]:
     """Positions and the largest step within an event: rows (``gap`` points may lie between
     two alarms of one event), or times when the gap is a duration."""
-    if t is None or gap == 0:
-        return np.arange(n, dtype=np.int64), gap + 1
-    return t, gap
+    value, is_duration = gap
+    if t is not None and is_duration:
+        return t, value
+    return np.arange(n, dtype=np.int64), value + 1
 
 
 def events(
