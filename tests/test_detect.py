@@ -143,3 +143,20 @@ def test_score_frame_works_without_a_store():
     assert (scores["alarm"] == (scores["score"] >= 0.7)).all()
     with pytest.raises(ValidationError, match="'time'"):
         score_frame(df.rename(columns={"time": "ts"}), RollingZScore())
+
+
+def test_the_monitor_shows_the_scores_detect_wrote(tmp_path):
+    from tsstore.widgets import Monitor
+
+    now = START + pd.Timedelta(5000, "min")
+    with tsstore.connect(tmp_path / "s", lifecycle_interval=None, clock=lambda: now) as store:
+        t = store.create_database("plant").create_table("machines", memory_retention="8766h")
+        t.write(_fleet(), dimensions=["device_id", "factory"])
+        m = Monitor(t, "temperature", window="30m", autostart=False, store=store)
+        assert m.scores is None
+        r = detect(t, RollingZScore(window=60), store=store)
+        m.refresh()
+        latest = r.scores.sort_values("time").groupby("device_id").tail(1)
+        want = dict(zip(latest["device_id"], latest["score"], strict=True))
+        assert m.scores == pytest.approx(want)
+        m.close()
