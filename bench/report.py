@@ -653,7 +653,40 @@ def section_mixed(page: Page, doc: Doc, label: str) -> None:
             )
 
 
+def section_anomaly(page: Page, doc: Doc, label: str) -> None:
+    """Predictive maintenance (bench_anomaly.py): its own tables, and the issue's targets."""
+    page.add(f"## Predictive maintenance on labelled data ({label})", doc.get("markdown", ""))
+    goals = doc.get("targets", {})
+    nab = doc.get("nab") or []
+    if nab and "nab_standard" in goals:
+        best = max(nab, key=lambda r: r["standard"])
+        page.target(
+            "NAB standard score",
+            f"{best['standard']:.1f} ({best['detector']})",
+            f">= {goals['nab_standard']:.0f}",
+            best["standard"] >= goals["nab_standard"],
+        )
+    skab = doc.get("skab") or []
+    if skab and "skab_f1" in goals:
+        best = max(skab, key=lambda r: r["f1"])
+        page.target(
+            "SKAB F1",
+            f"{best['f1']:.3f} ({best['detector']})",
+            f">= {goals['skab_f1']}",
+            best["f1"] >= goals["skab_f1"],
+        )
+    for r in doc.get("cmapss") or []:
+        if "cmapss_rmse" in goals:
+            page.target(
+                "C-MAPSS FD001 RMSE",
+                f"{r['rmse']:.2f}",
+                f"<= {goals['cmapss_rmse']:.0f}",
+                r["rmse"] <= goals["cmapss_rmse"],
+            )
+
+
 SECTIONS: dict[str, Callable[[Page, Doc, str], None]] = {
+    "anomaly": section_anomaly,
     "mixed": section_mixed,
     "iot": section_iot,
     "real": section_real,

@@ -77,6 +77,7 @@ STEPS: tuple[Step, ...] = (
     Step("iot", "quick", "bench_iot.py", ("--quick",), frozenset({"quick"})),
     Step("real", "quick", "bench_real.py", ("--quick",), frozenset({"quick"})),
     Step("mixed", "quick", "bench_mixed.py", ("--quick",), frozenset({"quick"})),
+    Step("anomaly", "quick", "bench_anomaly.py", ("--quick",), frozenset({"quick"})),
     Step(
         "core",
         "scale 100",
@@ -128,6 +129,7 @@ STEPS: tuple[Step, ...] = (
     Step("iot", "100 trucks", "bench_iot.py", (), frozenset({"default", "full"})),
     Step("real", "all datasets", "bench_real.py", (), frozenset({"default", "full"})),
     Step("mixed", "scale 100", "bench_mixed.py", (), frozenset({"default", "full"})),
+    Step("anomaly", "NAB, SKAB, C-MAPSS", "bench_anomaly.py", (), frozenset({"default", "full"})),
 )
 
 
