@@ -10,13 +10,24 @@ from tsstore.anomaly.alarms import events, threshold_for_budget, threshold_from_
 from tsstore.anomaly.base import Detector
 from tsstore.anomaly.detect import DetectResult, detect, score_frame
 from tsstore.anomaly.features import window_features
+from tsstore.anomaly.multivariate import (
+    SKAB_CONFIG,
+    IsolationForestDetector,
+    OneClassDetector,
+    PCADetector,
+    skab_preset,
+)
 from tsstore.anomaly.persist import load_model, save_model
 from tsstore.anomaly.univariate import ForecastResidual, RollingZScore, SeasonalResidual
 
 __all__ = [
+    "SKAB_CONFIG",
     "DetectResult",
     "Detector",
     "ForecastResidual",
+    "IsolationForestDetector",
+    "OneClassDetector",
+    "PCADetector",
     "RollingZScore",
     "SeasonalResidual",
     "detect",
@@ -24,6 +35,7 @@ __all__ = [
     "load_model",
     "save_model",
     "score_frame",
+    "skab_preset",
     "threshold_for_budget",
     "threshold_from_labels",
     "window_features",
