@@ -160,3 +160,18 @@ def test_the_monitor_shows_the_scores_detect_wrote(tmp_path):
         want = dict(zip(latest["device_id"], latest["score"], strict=True))
         assert m.scores == pytest.approx(want)
         m.close()
+
+
+def test_a_fitted_multivariate_detector_scores_every_machine_and_names_the_measure(store):
+    from tsstore.anomaly import PCADetector
+
+    table = store.table("plant.machines")
+    normal = table.read((START, START + pd.Timedelta(1000, "min")), where={"device_id": "m-0"})
+    model = PCADetector().fit(normal[["temperature", "vibration"]])
+    r = detect(table, model, measures=["temperature", "vibration"], write=False)
+    assert r.series == 3 and "score_temperature" not in r.scores.columns
+    for device, i in SPIKES.items():
+        ev = r.events[r.events.device_id == device]
+        top = ev.loc[ev["peak_score"].idxmax()]
+        assert top["peak_time"] == START + pd.Timedelta(i, "min")
+        assert top["measures"].split(", ")[0] == "temperature"

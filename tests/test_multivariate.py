@@ -221,11 +221,23 @@ def test_pca_statistics_and_limits(data):
     assert np.mean(par.score_samples(data[:1000]) >= 0.5) < 0.05
 
 
-def test_pca_contributions_sum_to_q(data):
-    det = PCADetector(window=10).fit(data[:1000])
-    c = det.contributions(data)
-    st = det.statistics(data)
-    np.testing.assert_allclose(c.sum(axis=1).to_numpy()[9:], st["q"].to_numpy()[9:])
+def test_pca_contributions_sum_to_q_and_t2(data):
+    st = PCADetector(window=10).fit(data[:1000]).statistics(data)
+    q = PCADetector(window=10, combine="q").fit(data[:1000]).contributions(data)
+    np.testing.assert_allclose(q.sum(axis=1).to_numpy()[9:], st["q"].to_numpy()[9:])
+    # T2's partial decomposition sums to T2 before its negative parts are dropped
+    t2 = PCADetector(window=10, combine="t2").fit(data[:1000]).contributions(data)
+    assert (t2.sum(axis=1).to_numpy()[9:] >= st["t2"].to_numpy()[9:] - 1e-9).all()
+
+
+def test_pca_contributions_name_a_measure_that_left_the_t2_model():
+    """With every component kept, Q is 0: the measure behind a T² alarm is still named."""
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"a": rng.normal(size=2000), "b": rng.normal(size=2000)})
+    X.loc[1500, "a"] += 8.0
+    det = PCADetector(n_components=0.999).fit(X[:1000])
+    c = det.contributions(X)
+    assert c.loc[1500].idxmax() == "a"
 
 
 def test_smooth_is_a_trailing_filter(data):

@@ -506,9 +506,28 @@ class PCADetector(_MultivariateDetector):
         return pd.DataFrame({"t2": t2, "q": q}, index=index)
 
     def _contributions(self, Z: np.ndarray) -> np.ndarray:
-        """Contribution to Q: the squared residuals of each measure's features, summed."""
-        resid = Z - (Z @ self.components_.T) @ self.components_
-        return self._per_measure(resid * resid, "sum")
+        """Contributions to the statistics the score is made of, each over its limit.
+
+        Q: the squared residuals of each measure's features (they sum to Q). T²: the partial
+        decomposition ``z_j * sum_k t_k p_kj / lambda_k`` per feature (they sum to T²; the
+        negative parts, features pulling the row back towards normal, count as 0). With
+        ``combine="max"`` or ``"mean"`` both parts are added, each divided by its control
+        limit, so the measure that moved the row out of either model comes first.
+        """
+        scores = Z @ self.components_.T
+        resid = Z - scores @ self.components_
+        cq = self._per_measure(resid * resid, "sum") / self.q_limit_
+        ct = (
+            self._per_measure(
+                np.maximum(Z * ((scores / self.eigenvalues_) @ self.components_), 0.0), "sum"
+            )
+            / self.t2_limit_
+        )
+        if self.combine == "q":
+            return cq * self.q_limit_
+        if self.combine == "t2":
+            return ct * self.t2_limit_
+        return cq + ct
 
 
 class IsolationForestDetector(_MultivariateDetector):
