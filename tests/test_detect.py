@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import tsstore
-from tsstore.anomaly import ForecastResidual, RollingZScore
+from tsstore.anomaly import ForecastResidual, NoveltyDetector, RollingZScore
 from tsstore.anomaly.detect import detect, score_frame
 from tsstore.errors import ValidationError
 
@@ -78,9 +78,13 @@ def test_detect_writes_scores_and_events_queryable_with_sql(store):
     assert {"score", "score_temperature", "score_vibration", "alarm"} <= set(desc["measures"])
 
 
-def test_incremental_runs_score_only_new_points_and_equal_a_full_run(store):
+@pytest.mark.parametrize(
+    "model",
+    [ForecastResidual(window=60), NoveltyDetector(history=1000, period="12h")],
+    ids=["forecast", "novelty"],
+)
+def test_incremental_runs_score_only_new_points_and_equal_a_full_run(store, model):
     table = store.table("plant.machines")
-    model = ForecastResidual(window=60)
     first = detect(table, model)
     more = _fleet(300, start=START + pd.Timedelta(5000, "min"))
     table.write(more, dimensions=["device_id", "factory"])

@@ -18,7 +18,12 @@ from tsstore.anomaly.multivariate import (
     skab_preset,
 )
 from tsstore.anomaly.persist import load_model, save_model
-from tsstore.anomaly.univariate import ForecastResidual, RollingZScore, SeasonalResidual
+from tsstore.anomaly.univariate import (
+    ForecastResidual,
+    NoveltyDetector,
+    RollingZScore,
+    SeasonalResidual,
+)
 
 __all__ = [
     "SKAB_CONFIG",
@@ -26,6 +31,7 @@ __all__ = [
     "Detector",
     "ForecastResidual",
     "IsolationForestDetector",
+    "NoveltyDetector",
     "OneClassDetector",
     "PCADetector",
     "RollingZScore",

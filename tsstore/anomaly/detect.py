@@ -444,7 +444,8 @@ def _read_with_history(
     )
     step = steps.median()
     step_ns = int(step.value) if pd.notna(step) and step.value > 0 else 10**9
-    span = max(lookback_ns, step_ns * lookback_rows * 2, 10**9)
+    # the rows a detector needs, before them the duration its profile needs
+    span = max(lookback_ns + step_ns * lookback_rows * 2, 10**9)
     widest = span * 64
     floor = None if start is None else to_utc_timestamp(start, "time_range start")
     earliest = table.describe()["time_min"]
