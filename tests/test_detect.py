@@ -179,3 +179,44 @@ def test_a_fitted_multivariate_detector_scores_every_machine_and_names_the_measu
         top = ev.loc[ev["peak_score"].idxmax()]
         assert top["peak_time"] == START + pd.Timedelta(i, "min")
         assert top["measures"].split(", ")[0] == "temperature"
+
+
+@pytest.mark.parametrize(
+    "model",
+    [RollingZScore(window=2000), "pca"],
+    ids=["zscore", "fitted-pca"],
+)
+def test_an_event_open_at_the_last_run_is_carried_on_not_duplicated(tmp_path, model):
+    # m-1 runs hot from minute 4700 to 5200: the event is open when the first run ends at
+    # minute 4999 and goes on in the points written after it
+    s = tsstore.connect(tmp_path / "store", lifecycle_interval=None)
+    table = s.create_database("plant").create_table("machines", memory_retention="8766h")
+    data = _fleet(5400)
+    hot = (data.device_id == "m-1") & data.time.between(
+        START + pd.Timedelta(4700, "min"), START + pd.Timedelta(5199, "min")
+    )
+    data.loc[hot, "vibration"] += 0.6 * np.sign(np.sin(np.arange(hot.sum())))
+    if model == "pca":
+        from tsstore.anomaly import PCADetector
+
+        normal = data[data.device_id == "m-0"].iloc[:1000]
+        model = PCADetector().fit(normal[["temperature", "vibration"]])
+    cut = START + pd.Timedelta(5000, "min")
+    dims = ["device_id", "factory"]
+    table.write(data[data.time < cut], dimensions=dims)
+    first = detect(table, model, gap=5, measures=["temperature", "vibration"])
+    table.write(data[data.time >= cut], dimensions=dims)
+    detect(table, model, gap=5, measures=["temperature", "vibration"], since=first.last_time)
+    stored = s.query(
+        'SELECT device_id, time AS start, "end", peak_score, points '
+        "FROM plant.machines_anomaly_events ORDER BY device_id, start"
+    )
+    full = detect(table, model, gap=5, measures=["temperature", "vibration"], write=False)
+    want = full.events[["device_id", "start", "end", "peak_score", "points"]]
+    want = want.sort_values(["device_id", "start"]).reset_index(drop=True)
+    hot_events = want[(want.device_id == "m-1") & (want.points > 100)]
+    assert len(hot_events) == 1  # the fault is one long event in a full run
+    assert hot_events["start"].iloc[0] <= START + pd.Timedelta(4710, "min")
+    assert hot_events["end"].iloc[0] >= cut
+    pd.testing.assert_frame_equal(stored, want, check_dtype=False, atol=1e-9)
+    s.close()

@@ -18,6 +18,7 @@ from tsstore.anomaly.multivariate import (
     skab_preset,
 )
 from tsstore.anomaly.persist import load_model, save_model
+from tsstore.anomaly.rul import RULRegressor
 from tsstore.anomaly.univariate import (
     ForecastResidual,
     NoveltyDetector,
@@ -34,6 +35,7 @@ __all__ = [
     "NoveltyDetector",
     "OneClassDetector",
     "PCADetector",
+    "RULRegressor",
     "RollingZScore",
     "SeasonalResidual",
     "detect",

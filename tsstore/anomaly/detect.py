@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsstore.anomaly.alarms import events as find_events
 from tsstore.errors import ValidationError
-from tsstore.model.durations import to_utc_timestamp
+from tsstore.model.durations import parse_duration, to_utc_timestamp
 from tsstore.storage.store import Store
 from tsstore.storage.table import Table
 
@@ -428,14 +428,20 @@ def _read_with_history(
     lookback_rows: int,
     lookback_ns: int,
     keys: list[str],
+    open_events: pd.DataFrame | None = None,
+    gap: object = 0,
 ) -> pd.DataFrame:
     """The new points (after ``since``) and, per series, at least ``lookback_rows`` before it
-    (or all there are): the read window widens until each series has them."""
+    (or all there are): the read window widens until each series has them.
+
+    ``open_events`` (``time`` = start and ``end`` of the events an earlier run stored): those
+    that end within ``gap`` of ``since`` may go on in the new points, so the read reaches back
+    to their start (and the history before it): they are found again whole, with the start
+    they were stored under, and replace the stored rows instead of overlapping them.
+    """
     start, end = time_range
     new = table.read((since + pd.Timedelta(1, "ns"), end), where=where, measures=measures)
     if len(new) == 0:
-        return new
-    if lookback_rows <= 0 and lookback_ns <= 0:
         return new
     steps = (
         new.groupby(keys, observed=True, dropna=False)["time"].diff()
@@ -444,15 +450,25 @@ def _read_with_history(
     )
     step = steps.median()
     step_ns = int(step.value) if pd.notna(step) and step.value > 0 else 10**9
-    # the rows a detector needs, before them the duration its profile needs
-    span = max(lookback_ns + step_ns * lookback_rows * 2, 10**9)
+    gap_ns = _gap_ns(gap, step_ns)
+    reach = since
+    if open_events is not None and len(open_events):
+        ends = pd.to_datetime(open_events["end"], utc=True)
+        still = open_events[ends >= since - pd.Timedelta(gap_ns + step_ns, "ns")]
+        if len(still):
+            reach = min(since, pd.Timestamp(still["time"].min()))
+    if lookback_rows <= 0 and lookback_ns <= 0 and reach == since:
+        return new
+    # the rows a detector needs, before them the duration its profile needs, and the points
+    # a gap may bridge before the start of an event still open
+    span = max(lookback_ns + step_ns * lookback_rows * 2, 10**9) + gap_ns + step_ns
     widest = span * 64
     floor = None if start is None else to_utc_timestamp(start, "time_range start")
     earliest = table.describe()["time_min"]
     if earliest is not None and (floor is None or earliest > floor):
         floor = earliest
     while True:
-        lo = since - pd.Timedelta(span, "ns")
+        lo = reach - pd.Timedelta(span, "ns")
         if floor is not None and lo < floor:
             lo = floor
         df = table.read((lo, end), where=where, measures=measures)
@@ -467,6 +483,31 @@ def _read_with_history(
         if enough or (floor is not None and lo <= floor) or span >= widest:
             return df
         span *= 4
+
+
+def _gap_ns(gap: object, step_ns: int) -> int:
+    """How far apart (ns) two alarms of one event may be: a duration, or points of ``step_ns``."""
+    if isinstance(gap, str):
+        return int(parse_duration(gap, "gap").value)
+    if isinstance(gap, pd.Timedelta):
+        return int(gap.value)
+    return int(gap) * step_ns  # type: ignore[call-overload]
+
+
+def _stored_events(
+    source: Table, store: Store | None, name: str, where: Any, since: pd.Timestamp
+) -> pd.DataFrame | None:
+    """The events an earlier run stored that started by ``since`` (None: no events table)."""
+    owner = store if store is not None else source.store
+    if owner is None:
+        return None
+    db = owner.database(source.database)
+    if name not in db.list_tables():
+        return None
+    stored = db.table(name).read((None, since + pd.Timedelta(1, "ns")), where=where)
+    if len(stored) == 0 or "end" not in stored.columns:
+        return None
+    return stored[["time", "end"]]
 
 
 def detect(
@@ -544,6 +585,12 @@ def detect(
         raise ValidationError(f"time_range={time_range!r}: expected (start, end)")
     wanted = None if measures is None else list(measures)
     since_ts = None if since is None else to_utc_timestamp(since, "since")
+    name = output or f"{source.name}_anomalies"
+    ev_name = (
+        name[: -len("_anomalies")] + "_anomaly_events"
+        if name.endswith("_anomalies")
+        else f"{name}_events"
+    )
     if since_ts is None:
         df = source.read(tr, where=where, measures=wanted)
     else:
@@ -556,6 +603,8 @@ def detect(
             _lookback_rows(model),
             int(getattr(model, "lookback_duration", None) or 0),
             keys,
+            open_events=_stored_events(source, store, ev_name, where, since_ts),
+            gap=gap,
         )
     if "measure_name" in df.columns:
         keys = [*keys, "measure_name"]
@@ -591,12 +640,6 @@ def detect(
     scores_name = events_name = None
     if write and len(scores):
         version = _time.time_ns()
-        name = output or f"{source.name}_anomalies"
-        ev_name = (
-            name[: -len("_anomalies")] + "_anomaly_events"
-            if name.endswith("_anomalies")
-            else f"{name}_events"
-        )
         dims = [k for k in keys if k != "measure_name"]
         out = _output_table(source, store, name)
         out.write(_drop_nan_scores(scores), dimensions=dims, version=version)
