@@ -34,7 +34,12 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 NOTEBOOK_FILES = sorted(NOTEBOOKS.glob("*.ipynb"))
-EXPECTED = ["01_quickstart", "02_industrial_iot_monitoring", "03_devops_metrics"]
+EXPECTED = [
+    "01_quickstart",
+    "02_industrial_iot_monitoring",
+    "03_devops_metrics",
+    "04_predictive_maintenance",
+]
 #: Seconds a cell may run.
 CELL_TIMEOUT = 180
 #: Seconds after a tagged cell starts before the kernel is interrupted.
@@ -199,10 +204,64 @@ def _check_devops(run: Executed, store: Path) -> None:
     assert same and same.group(1) == same.group(2) and int(same.group(2)) >= 5, same
 
 
+def _check_maintenance(run: Executed, store: Path) -> None:
+    assert store.is_dir()
+    loaded = run.text("load-skab")
+    assert re.search(
+        r"pumps: 46,\d{3} rows, 42 series \(34 experiments and 8 normal runs\)", loaded
+    )
+    assert "labelled anomalous" in loaded, loaded
+    # the fleet scored in one Dask job, scores and events written back
+    detected = run.text("detect")
+    job = re.search(r"(\d+) series, ([\d,]+) points scored in (\d+) Dask tasks", detected)
+    assert job and int(job.group(1)) == 42 and int(job.group(3)) >= 2, detected
+    assert int(job.group(2).replace(",", "")) > 40_000, detected
+    found = re.search(r"(\d+) events", detected)
+    assert found and int(found.group(1)) >= 20, detected
+    assert "maintenance.pumps_anomalies" in detected
+    assert "maintenance.pumps_anomaly_events" in detected
+    # %%tsql over the events: per experiment, and the longest with their measures
+    per_experiment = run.text("alarms-per-experiment")
+    assert "experiment" in per_experiment and "alarmed_seconds" in per_experiment
+    assert re.search(r"valve|other", per_experiment), per_experiment
+    longest = run.text("longest-events")
+    assert "measures" in longest and re.search(r"_rms|pressure|temperature|current", longest)
+    # the dashboard has the scores, some of them over the threshold
+    assert tagged(run.nb, "monitor").outputs
+    monitor = re.search(
+        r"(\d+) series with scores in the window; (\d+) at or over", run.text("monitor-scores")
+    )
+    assert monitor and int(monitor.group(1)) >= 5 and int(monitor.group(2)) >= 1, monitor
+    chart = tagged(run.nb, "chart")
+    kinds = {k for out in chart.outputs for k in out.get("data", {})}
+    assert kinds & {"application/vnd.holoviews_exec.v0+json", "text/html"}, kinds
+    incremental = run.text("incremental")
+    new = re.search(r"(\d+) new points of valve2/3 scored", incremental)
+    assert new and int(new.group(1)) == 300, incremental
+    assert "equal to a full run's scores: True" in incremental, incremental
+    budget = run.text("budget")
+    assert "budget: 1 per machine per day" in budget and "preset" in budget, budget
+    # C-MAPSS: an RMSE in cycles, written back and queried
+    rul = re.search(r"RMSE ([\d.]+) cycles", run.text("rul"))
+    assert rul and 0 < float(rul.group(1)) < 20, run.text("rul")
+    assert "rul_cycles" in run.text("rul-sql") and "failure_by" in run.text("rul-sql")
+    assert "same scores: True" in run.text("skops")
+    skab = run.text("skab-evaluate")
+    f1 = re.search(r"F1 ([\d.]+)", skab)
+    assert f1 and float(f1.group(1)) > 0.7, skab
+    assert "the store's alarms give the same counts: True" in skab, skab
+    table = run.text("benchmarks")
+    assert "SKAB" in table and "C-MAPSS FD001" in table and "Conv-AE 0.78" in table, table
+    assert "NAB" in table, table
+    took = re.search(r"the notebook ran in ([\d.]+) s", table)
+    assert took and float(took.group(1)) < CELL_TIMEOUT, table
+
+
 CHECKS: dict[str, Callable[[Executed, Path], None]] = {
     "01_quickstart": _check_quickstart,
     "02_industrial_iot_monitoring": _check_iot,
     "03_devops_metrics": _check_devops,
+    "04_predictive_maintenance": _check_maintenance,
 }
 
 
