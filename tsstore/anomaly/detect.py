@@ -27,9 +27,10 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from tsstore.anomaly.alarms import _gap as _parse_gap
 from tsstore.anomaly.alarms import events as find_events
 from tsstore.errors import ValidationError
-from tsstore.model.durations import parse_duration, to_utc_timestamp
+from tsstore.model.durations import to_utc_timestamp
 from tsstore.storage.store import Store
 from tsstore.storage.table import Table
 
@@ -487,11 +488,8 @@ def _read_with_history(
 
 def _gap_ns(gap: object, step_ns: int) -> int:
     """How far apart (ns) two alarms of one event may be: a duration, or points of ``step_ns``."""
-    if isinstance(gap, str):
-        return int(parse_duration(gap, "gap").value)
-    if isinstance(gap, pd.Timedelta):
-        return int(gap.value)
-    return int(gap) * step_ns  # type: ignore[call-overload]
+    value, is_duration = _parse_gap(gap, True)
+    return value if is_duration else value * step_ns
 
 
 def _stored_events(
