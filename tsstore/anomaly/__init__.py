@@ -7,6 +7,7 @@ See ``docs/anomaly.md``.
 from __future__ import annotations
 
 from tsstore.anomaly.alarms import events, threshold_for_budget, threshold_from_labels
+from tsstore.anomaly.autoencoder import AutoencoderDetector
 from tsstore.anomaly.base import Detector
 from tsstore.anomaly.detect import DetectResult, detect, score_frame
 from tsstore.anomaly.features import window_features
@@ -28,6 +29,7 @@ from tsstore.anomaly.univariate import (
 
 __all__ = [
     "SKAB_CONFIG",
+    "AutoencoderDetector",
     "DetectResult",
     "Detector",
     "ForecastResidual",
