@@ -422,6 +422,7 @@ def section_queries(
             "<= best peer on every type",
             not worse and bool(rows),
         )
+        _why_slower(page, doc, tier, worse)
         safe = f"{label}-{tier}".replace(" ", "-").replace("/", "-")
         page.add(
             page.charts.ratio_map(
@@ -429,6 +430,72 @@ def section_queries(
                 f"perf-queries-{safe}",
                 f"{workload} {label}, {tier} tier: tsstore time / peer time",
             )
+        )
+
+
+#: Stages of ``store.last_query_stats`` as the bench records them, in the order they run.
+STAGES: tuple[str, ...] = ("parse", "plan", "scan", "execute", "other")
+
+
+def _why_slower(page: Page, doc: Doc, tier: str, worse: list[str]) -> None:
+    """Where tsstore's time goes on the types it loses: time per stage of each such type
+    (``stages`` of the run) and the functions that take the most time in the profiled queries
+    (``profiles``), so that each miss comes with the profile that explains it."""
+    stages = {r["type"]: r for r in (doc.get("stages") or {}).get(tier, [])}
+    rows = []
+    for t in worse:
+        r = stages.get(t)
+        if r is None:
+            continue
+        ms = {s: r.get(f"{s}_ms") or 0.0 for s in STAGES}
+        top = max(ms, key=ms.get)
+        fixed = ms["parse"] + ms["plan"] + ms["other"]
+        rows.append(
+            [
+                t,
+                r.get("wall_ms"),
+                *(ms[s] for s in STAGES),
+                fixed,
+                f"{top} ({ms[top] / max(r.get('wall_ms') or 1e-9, 1e-9):.0%})",
+                f"{r.get('rows_scanned', 0):,}",
+            ]
+        )
+    if not rows:
+        return
+    page.add(
+        f"#### Where the time goes ({tier} tier, types above the best peer)",
+        "Median time per stage (`store.last_query_stats`): *parse* is the Timestream SQL "
+        "through sqlglot, *plan* the pruning and the translation to DuckDB SQL, *scan* the "
+        "read of the tiers into Arrow (for the magnetic tier, Zarr chunks decoded), "
+        "*execute* DuckDB's run of the statement and the conversion of its result to pandas, "
+        "*other* the rest of the call. *fixed* = parse + plan + other, the cost a query pays "
+        "whatever it reads.",
+        md_table(
+            rows,
+            [
+                "type",
+                "wall ms",
+                *(f"{s} ms" for s in STAGES),
+                "fixed ms",
+                "largest stage",
+                "rows scanned",
+            ],
+        ),
+    )
+    for prof in (doc.get("profiles") or {}).get(tier, []):
+        own = prof.get("top_own") or []
+        if not own:
+            continue
+        top_rows = [
+            [f"`{e['where']}`", e.get("calls_per_query"), e.get("own_ms_per_query")]
+            for e in own[:8]
+        ]
+        page.add(
+            f"cProfile of `{prof.get('type')}` ({tier} tier, {prof.get('reps')} runs, "
+            f"{fmt(prof.get('wall_ms_per_query_profiled'))} ms per query under the profiler), "
+            "functions by own time per query (work on other threads, the Zarr event loop's "
+            "reads and DuckDB's workers, shows as waits on a lock):",
+            md_table(top_rows, ["function", "calls per query", "own ms per query"]),
         )
 
 

@@ -752,3 +752,15 @@ def test_varchar_values_differing_after_a_nul_stay_distinct(url: str) -> None:
     tier.write(_batch_points(rows))
     out = tier.snapshot().read()
     assert list(out.columns["s"]) == ["", "\x00", "x", "x\x00", None]
+
+
+def test_chunk_cache_size_follows_the_machine_or_the_environment(monkeypatch) -> None:
+    from tsstore.storage.magnetic import _chunk_cache_bytes
+
+    monkeypatch.delenv("TSSTORE_CHUNK_CACHE_MB", raising=False)
+    assert 256 << 20 <= _chunk_cache_bytes() <= 2 << 30
+    monkeypatch.setenv("TSSTORE_CHUNK_CACHE_MB", "64")
+    assert _chunk_cache_bytes() == 64 << 20
+    monkeypatch.setenv("TSSTORE_CHUNK_CACHE_MB", "lots")
+    with pytest.raises(ValidationError, match="TSSTORE_CHUNK_CACHE_MB"):
+        _chunk_cache_bytes()

@@ -442,6 +442,7 @@ class ChunkCache:
         self.hits = 0
         self.misses = 0
         self._items: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._nulls: dict[tuple[str, int], bool] = {}
         self._lock = threading.Lock()
 
     def get(self, key: tuple[str, int]) -> np.ndarray | None:
@@ -463,14 +464,36 @@ class ChunkCache:
                 self.nbytes -= old.nbytes
             self._items[key] = chunk
             self.nbytes += chunk.nbytes
+            self._nulls.pop(key, None)
             while self.nbytes > self.max_bytes:
-                _, dropped = self._items.popitem(last=False)
+                gone, dropped = self._items.popitem(last=False)
+                self._nulls.pop(gone, None)
                 self.nbytes -= dropped.nbytes
+
+    def has_null(self, key: tuple[str, int], chunk: np.ndarray, null: Any) -> bool:
+        """Whether decoded chunk ``key`` holds its array's stored null ``null`` (NaN for
+        floats), worked out once per cached chunk: one reduction over the narrow stored
+        values, so that most reads skip the null pass over the widened column."""
+        found = self._nulls.get(key)
+        if found is None:
+            found = _holds_null(chunk, null)
+            with self._lock:
+                if key in self._items:
+                    self._nulls[key] = found
+        return found
 
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._nulls.clear()
             self.nbytes = 0
+
+
+def _holds_null(chunk: np.ndarray, null: Any) -> bool:
+    if not len(chunk):
+        return False
+    low = chunk.min()  # a float minimum is NaN when any value is
+    return bool(np.isnan(low)) if null is None else bool(low == null)
 
 
 def _chunk_runs(chunk_ids: np.ndarray) -> list[tuple[int, int]]:
@@ -573,6 +596,162 @@ async def gather_rows(
         pos += len(part)
     buf = parts[0] if len(parts) == 1 else np.concatenate(parts)
     return buf[bufstart[rows // cs] + rows % cs]
+
+
+#: Runs shorter than this on average are gathered by index rather than copied slice by slice
+#: (a slice costs about a microsecond of Python, an indexed value a few nanoseconds).
+MIN_RUN = 256
+#: Dtype of the storage representation (tsstore.model.schema) of each numeric encoding.
+_DECODED: dict[str, type] = {
+    "float": np.float64,
+    "decimal": np.float64,
+    "int": np.int64,
+    "timestamp": np.int64,
+    "bool": np.int8,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowRuns:
+    """Sorted distinct rows of a segment's arrays, as runs of consecutive rows.
+
+    A query's rows are few long runs (the layout is series-major: each selected series'
+    rows in the time window are one run) or, after a filter on values, many short ones.
+    Long runs are copied slice by slice out of the decoded chunks, short ones gathered by
+    index.
+
+    Attributes
+    ----------
+    starts, lengths : ndarray of int64
+        First row and length of each run (lengths > 0, runs sorted and not adjacent).
+    total : int
+        Rows in all.
+    listed : ndarray of int64, optional
+        The rows themselves, when they are known already (``of_rows``).
+    """
+
+    starts: np.ndarray
+    lengths: np.ndarray
+    total: int
+    listed: np.ndarray | None = None
+
+    @classmethod
+    def of_ranges(cls, starts: np.ndarray, ends: np.ndarray) -> RowRuns:
+        """Runs of the sorted, disjoint ranges ``[starts[i], ends[i])`` (adjacent ones merge)."""
+        starts = np.asarray(starts, np.int64)
+        ends = np.asarray(ends, np.int64)
+        keep = ends > starts
+        if not keep.all():
+            starts, ends = starts[keep], ends[keep]
+        if len(starts) > 1:
+            brk = np.flatnonzero(starts[1:] != ends[:-1]) + 1
+            if len(brk) < len(starts) - 1:
+                ends = ends[np.r_[brk - 1, len(ends) - 1]]
+                starts = starts[np.r_[0, brk]]
+        lengths = ends - starts
+        return cls(starts, lengths, int(lengths.sum()))
+
+    @classmethod
+    def of_rows(cls, rows: np.ndarray) -> RowRuns:
+        """Runs of sorted distinct row numbers."""
+        rows = np.asarray(rows, np.int64)
+        if not len(rows):
+            return cls(rows, rows, 0)
+        brk = np.flatnonzero(np.diff(rows) != 1) + 1
+        starts = rows[np.r_[0, brk]]
+        ends = rows[np.r_[brk - 1, len(rows) - 1]] + 1
+        return cls(starts, ends - starts, len(rows), rows)
+
+    def rows(self) -> np.ndarray:
+        """The row numbers, sorted (int64)."""
+        if self.listed is not None:
+            return self.listed
+        return ranges(self.starts, self.starts + self.lengths)
+
+    def covers(self, n: int) -> bool:
+        """Whether the runs are all ``n`` rows of an array."""
+        return self.total == n and len(self.starts) == 1
+
+    def pieces(self, cs: int) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+        """The runs cut at chunk boundaries (chunks of ``cs`` rows): the distinct chunks
+        touched (sorted) and per piece ``(chunk, first row in it, end row in it, output
+        position)``."""
+        starts, lengths = self.starts, self.lengths
+        first = starts // cs
+        count = (starts + lengths - 1) // cs - first + 1
+        run = np.repeat(np.arange(len(starts)), count)
+        step = np.arange(len(run)) - np.repeat(np.cumsum(count) - count, count)
+        chunk = first[run] + step
+        base = chunk * cs
+        lo = np.maximum(starts[run], base) - base
+        hi = np.minimum(starts[run] + lengths[run], base + cs) - base
+        out = np.cumsum(hi - lo) - (hi - lo)
+        distinct = chunk[np.r_[True, chunk[1:] != chunk[:-1]]] if len(chunk) else chunk
+        pieces = list(zip(chunk.tolist(), lo.tolist(), hi.tolist(), out.tolist(), strict=True))
+        return distinct, pieces
+
+
+async def gather_decoded(
+    arr: AsyncArray,
+    key: str,
+    runs: RowRuns,
+    cache: ChunkCache,
+    attrs: dict[str, Any],
+    *,
+    check_nulls: bool = True,
+) -> tuple[np.ndarray, bool]:
+    """``decode_measure(arr[runs.rows()], attrs)`` in one pass per chunk, and whether the
+    result surely holds no null.
+
+    Chunks come from ``cache`` (read and kept there when missing). Each piece of a run is
+    copied straight from its decoded chunk into the output, widening as it goes; the null
+    sentinel is replaced only when a chunk touched holds one (a flag ``cache`` keeps per
+    chunk). ``attrs`` are the array's attributes (``encoding`` one of float, decimal, int,
+    timestamp, bool); ``check_nulls=False`` skips the flags (a column without nulls, such as
+    ``time``) and reports none.
+    """
+    enc = attrs.get("encoding")
+    dtype = _DECODED[enc]  # KeyError: the caller decodes dictionaries itself
+    if runs.total == 0:
+        return np.zeros(0, dtype), True
+    cs = arr.chunks[0]
+    if len(runs.starts) == 1 or len(runs.starts) * MIN_RUN <= runs.total:  # long runs: slices
+        rows = None
+        ids, pieces = runs.pieces(cs)
+    else:  # short runs: gathered by index, chunk by chunk
+        rows = runs.rows()
+        chunk_of = rows // cs
+        ids = chunk_of[np.r_[True, chunk_of[1:] != chunk_of[:-1]]]
+        pieces = []
+    chunks = await _cached_chunks(arr, ids, cache, key)
+    null: Any = {"int": attrs.get("null"), "decimal": attrs.get("null"), "bool": -1}.get(
+        enc, INT64_NULL if enc == "timestamp" else None
+    )
+    with_nulls = check_nulls and any(
+        cache.has_null((key, c), chunks[c], null) for c in ids.tolist()
+    )
+    scale = int(attrs.get("scale", 0)) if enc == "decimal" else 0
+    if len(pieces) == 1 and not with_nulls and not scale:
+        c, lo, hi, _ = pieces[0]
+        if chunks[c].dtype == dtype:  # a view of the cached chunk (Points are never mutated)
+            return chunks[c][lo:hi], True
+    out = arrays.empty(runs.total, dtype)
+    if rows is None:
+        for c, lo, hi, at in pieces:
+            out[at : at + hi - lo] = chunks[c][lo:hi]
+    else:
+        bounds = np.searchsorted(rows, np.r_[ids, ids[-1] + 1] * cs).tolist()
+        for c, a, b in zip(ids.tolist(), bounds[:-1], bounds[1:], strict=True):
+            out[a:b] = chunks[c][rows[a:b] - c * cs]
+    if with_nulls and enc in ("int", "decimal"):
+        absent = out == null
+        if enc == "int":
+            out[absent] = INT64_NULL
+    if scale:
+        np.divide(out, 10.0**scale, out=out)
+    if with_nulls and enc == "decimal":
+        out[absent] = np.nan
+    return out, not with_nulls
 
 
 @dataclass(frozen=True, slots=True)
@@ -733,64 +912,79 @@ async def read_segment(
     sel = select_series(index, time_range, where)
     if not sel.any():
         return None
+    if cache is None:
+        cache = ChunkCache(1 << 62)  # this call's chunks only
     chosen = np.flatnonzero(sel)
-    rows: np.ndarray | None = None
-    if len(chosen) < len(sel):
-        rows = ranges(index.offsets[:-1][sel], index.offsets[1:][sel])
+    firsts, counts = index.offsets[:-1][sel], index.counts[sel]
+    runs = RowRuns.of_ranges(firsts, firsts + counts)
 
-    def gather(rel: str, rows: np.ndarray | None) -> Any:
-        key = f"{cache_prefix}/{index.path}/{rel}"
-        return gather_rows(index.array(store, rel), rows, cache, key)
+    def array(rel: str) -> tuple[AsyncArray, str]:
+        return index.array(store, rel), f"{cache_prefix}/{index.path}/{rel}"
 
-    time = np.asarray(await gather("time", rows), np.int64)
-    local = np.repeat(chosen, index.counts[sel]).astype(np.int64)
-    lo, hi = int(index.tmin[sel].min()), int(index.tmax[sel].max())
-    if (start is not None and lo < start) or (end is not None and hi >= end):
-        mask = np.ones(len(time), bool)
-        if start is not None:
-            mask &= time >= start
-        if end is not None:
-            mask &= time < end
-        rows = np.flatnonzero(mask) if rows is None else rows[mask]
-        time, local = time[mask], local[mask]
-    if len(time) == 0:
+    time, _ = await gather_decoded(
+        *array("time"), runs, cache, {"encoding": "timestamp"}, check_nulls=False
+    )
+    lo_t, hi_t = index.tmin[sel], index.tmax[sel]
+    cut = np.zeros(len(chosen), bool)
+    if start is not None:
+        cut |= lo_t < start
+    if end is not None:
+        cut |= hi_t >= end
+    if cut.any():
+        at = np.cumsum(counts) - counts  # each series' first position in ``time``
+        lo, hi = _window(time, at, counts, cut, start, end)
+        counts = hi - lo
+        time = arrays.take(time, ranges(lo, hi))
+        firsts = firsts + (lo - at)
+        runs = RowRuns.of_ranges(firsts, firsts + counts)
+    if runs.total == 0:
         return None
+    local = np.repeat(chosen, counts)
     wanted = [m for m in index.measures if measures is None or m in measures]
+    nonnull: set[str] = set()
 
-    async def read_measure(name: str) -> np.ndarray:
+    async def read_measure(name: str, runs: RowRuns) -> np.ndarray:
         node, mtype = index.measures[name]
-        arr = index.array(store, f"measures/{node}")
+        arr, key = array(f"measures/{node}")
         attrs = dict(arr.attrs)
         if attrs.get("logical_type") != mtype.value:
             raise CorruptDataError(
                 f"measure {name!r} of segment {index.path} is stored as "
                 f"{attrs.get('logical_type')!r} but the segment lists it as {mtype.value}"
             )
+        if attrs.get("encoding") in _DECODED:
+            values, clean = await gather_decoded(arr, key, runs, cache, attrs)
+            if clean:
+                nonnull.add(name)
+            return values
         dictionary = None
         if attrs.get("encoding") == "dict":
             dictionary = await index.array(store, f"dicts/{node}").getitem(slice(None))
-        return decode_measure(await gather(f"measures/{node}", rows), attrs, dictionary)
+        rows = None if runs.covers(index.rows) else runs.rows()
+        return decode_measure(await gather_rows(arr, rows, cache, key), attrs, dictionary)
 
     read: dict[str, np.ndarray] = {}
     for f in filters:  # filter columns first; the others only for the rows that pass
         if f.measure not in index.measures:
             return None  # never written in this segment: all null, no row passes
-        values = read[f.measure] if f.measure in read else await read_measure(f.measure)
+        values = read[f.measure] if f.measure in read else await read_measure(f.measure, runs)
         keep = f.mask(values, index.measures[f.measure][1])
         read[f.measure] = values
         if not keep.all():
-            rows = np.flatnonzero(keep) if rows is None else rows[keep]
+            runs = RowRuns.of_rows(runs.rows()[keep])
             time, local = time[keep], local[keep]
             read = {m: v[keep] for m, v in read.items()}
         if len(time) == 0:
             return None
 
     async def measure(name: str) -> np.ndarray:
-        return read[name] if name in read else await read_measure(name)
+        return read[name] if name in read else await read_measure(name, runs)
 
     tasks = [measure(m) for m in wanted]
     if index.has_version:
-        tasks.append(gather("version", rows))
+        version_rows = None if runs.covers(index.rows) else runs.rows()
+        version_arr, version_key = array("version")
+        tasks.append(gather_rows(version_arr, version_rows, cache, version_key))
     results = await asyncio.gather(*tasks)
     version = np.asarray(results[-1], np.int64) if index.has_version else None
     # ``local`` is sorted (series in segment order): distinct values and codes in one pass
@@ -806,7 +1000,45 @@ async def read_segment(
         columns=dict(zip(wanted, results, strict=False)),
         types={m: index.measures[m][1] for m in wanted},
         version=version,
+        nonnull=frozenset(nonnull),
     )
+
+
+#: Above this many series cut by the time window, their bounds are found by one vectorised
+#: pass over the times rather than one binary search per series.
+_SEARCH_SERIES = 4096
+
+
+def _window(
+    time: np.ndarray,
+    at: np.ndarray,
+    counts: np.ndarray,
+    cut: np.ndarray,
+    start: int | None,
+    end: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``[lo, hi)`` in ``time`` of each series' rows in ``[start, end)``.
+
+    Series ``i`` holds ``time[at[i]:at[i] + counts[i]]``, sorted; ``cut`` marks the series
+    the window cuts (the others keep all their rows).
+    """
+    lo, hi = at.copy(), at + counts
+    which = np.flatnonzero(cut)
+    if len(which) <= _SEARCH_SERIES:
+        for i in which.tolist():
+            a, b = int(at[i]), int(at[i] + counts[i])
+            part = time[a:b]
+            if start is not None:
+                lo[i] = a + int(np.searchsorted(part, start, "left"))
+            if end is not None:
+                hi[i] = a + int(np.searchsorted(part, end, "left"))
+        return lo, hi
+    # times are sorted within each series: the rows before ``start`` are a prefix of it
+    if start is not None:
+        lo = at + np.add.reduceat((time < start).astype(np.int64), at)
+    if end is not None:
+        hi = at + np.add.reduceat((time < end).astype(np.int64), at)
+    return lo, hi
 
 
 def segment_specs(points: Points, chunk_points: int) -> tuple[dict[str, Any], list[ArraySpec]]:
