@@ -399,8 +399,10 @@ def _combine(parts: Iterable[Points], types: dict[str, MeasureType]) -> Points:
     remapped: list[Points] = []
     for p in parts:
         if keys is None:
-            keys = p.keys.astype(object)
-            keys = keys.where(keys.notna(), None)
+            keys = p.keys
+            if any(dt.kind != "O" for dt in keys.dtypes):  # segments give object keys, None
+                keys = keys.astype(object)
+                keys = keys.where(keys.notna(), None)
             remapped.append(p)
             continue
         mapping, keys = map_keys(p.keys, keys)
