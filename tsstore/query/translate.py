@@ -1123,13 +1123,15 @@ def to_duckdb_sql(
 ) -> str:
     """Translate a Timestream syntax tree into DuckDB SQL (see :func:`to_duckdb`).
 
+    With ``copy=False`` the tree is consumed: translated and then generated in place.
+
     Raises
     ------
     tsstore.errors.QueryError
         As :func:`to_duckdb`, and for constructs sqlglot cannot express in DuckDB's SQL.
     """
     tree = to_duckdb(ast, now=now, name_columns=name_columns, copy=copy)
-    try:
-        return tree.sql(dialect="duckdb", unsupported_level=ErrorLevel.RAISE)
+    try:  # ``tree`` is a copy of ours or was given up (copy=False): no second copy
+        return tree.sql(dialect="duckdb", copy=False, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as e:
         raise QueryError(f"this query cannot run in tsstore's SQL engine: {e}") from e

@@ -1041,13 +1041,13 @@ def _window(
                 lo[i] = a + int(np.searchsorted(part, start, "left"))
             if end is not None:
                 hi[i] = a + int(np.searchsorted(part, end, "left"))
-        return lo, hi
+        return lo, np.maximum(hi, lo)  # an empty window (end before start) keeps nothing
     # times are sorted within each series: the rows before ``start`` are a prefix of it
     if start is not None:
         lo = at + np.add.reduceat((time < start).astype(np.int64), at)
     if end is not None:
         hi = at + np.add.reduceat((time < end).astype(np.int64), at)
-    return lo, hi
+    return lo, np.maximum(hi, lo)
 
 
 def segment_specs(points: Points, chunk_points: int) -> tuple[dict[str, Any], list[ArraySpec]]:
