@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from machines import SETUPS, machine
 from sklearn.base import clone
 
 from tsstore.anomaly.multivariate import (
@@ -19,28 +20,6 @@ from tsstore.errors import NotFoundError, ValidationError
 
 CLASSES = [PCADetector, IsolationForestDetector, OneClassDetector]
 IDS = ["pca", "iforest", "oneclass"]
-
-
-def machine(n: int = 3000, seed: int = 0) -> pd.DataFrame:
-    """Four correlated measures driven by one load signal, plus independent noise."""
-    rng = np.random.default_rng(seed)
-    load = np.sin(np.arange(n) / 50.0) + 0.3 * rng.normal(size=n)
-    return pd.DataFrame(
-        {
-            "current": load + 0.1 * rng.normal(size=n),
-            "pressure": 2.0 * load + 0.1 * rng.normal(size=n),
-            "flow": -load + 0.1 * rng.normal(size=n),
-            "vibration": 0.5 * rng.normal(size=n),
-        }
-    )
-
-
-# (constructor options, rows of the planted fault that must outscore every normal row)
-SETUPS = {
-    "raw": {},
-    "window": {"window": 10},
-    "window+smooth": {"window": 10, "smooth": 5},
-}
 
 
 @pytest.fixture(scope="module")
