@@ -106,9 +106,10 @@ CASES = [
     # scans: filtered per part, top-k per part
     ("scan", "SELECT * FROM met WHERE pressure > 100 AND time BETWEEN ago(2d) AND now()"),
     ("scan", "SELECT time, device_id, temperature FROM met ORDER BY temperature DESC LIMIT 5"),
-    (
+    (  # not by time first: a LIMIT by time reads the newest buckets (tests/test_timelimit.py)
         "scan",
-        "SELECT device_id, time FROM met WHERE device_id = 'm-0002' ORDER BY time LIMIT 3 OFFSET 4",
+        "SELECT device_id, time FROM met WHERE device_id = 'm-0002' "
+        "ORDER BY temperature, time LIMIT 3 OFFSET 4",
     ),
     ("scan", "SELECT DISTINCT factory FROM met ORDER BY factory"),
     # everything else: gathered, then the query runs once

@@ -19,6 +19,7 @@ next (see the issue tracker and ``docs/query.md``).
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import re
@@ -43,6 +44,7 @@ from tsstore.query import kernel, progress
 from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_statement
 from tsstore.query.distributed import DaskQuery, ScanInput, active_client
 from tsstore.query.planner import Stages, split
+from tsstore.query.timelimit import TimeLimit, ranges, time_limit
 from tsstore.query.translate import integer_divisions, to_duckdb_sql
 from tsstore.storage.parts import MagneticPart
 
@@ -108,6 +110,9 @@ class QueryStats:
     duckdb_sql: str = ""
     #: How the distributed plan split the query ("" when it ran in one stage).
     distributed: str = ""
+    #: Cuts of a LIMIT over time buckets that ran, newest (or oldest) first; 0: none
+    #: (:mod:`tsstore.query.timelimit`).
+    time_limit_rounds: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +145,7 @@ class _Prepared:
     scans: list[ScanPlan]
     tables: dict[str, Table]
     sql: str
+    limit: TimeLimit | None = None
     schemas: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
@@ -323,6 +329,9 @@ class QueryEngine:
         for scan in scans:
             lines.append(scan.describe())
             lines.append("  " + _pruning(resolved[scan.alias], scan))
+        limit = _time_limit(ast, scans, resolved)
+        if limit is not None:
+            lines.append(limit.describe())
         lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now, name_columns=True)}")
         stages, sql, _, _ = self._split(ast, scans, resolved, now)
         lines.append(f"distributed plan ({stages.reason}):")
@@ -489,10 +498,10 @@ class QueryEngine:
         ast: exp.Expression,
         params: Mapping[str, Any] | None,
         stats: QueryStats,
-    ) -> tuple[list[ScanPlan], dict[str, Table], pd.Timestamp, str]:
-        """The plan and kernel SQL of a query, from the cache of prepared plans when it holds
-        one for the same text, parameters and default database, over tables whose schemas
-        have not changed since. A plan that depends on ``now()`` (``ago``, ``now``,
+    ) -> tuple[list[ScanPlan], dict[str, Table], pd.Timestamp, str, TimeLimit | None]:
+        """The plan, kernel SQL and time limit of a query, from the cache of prepared plans
+        when it holds one for the same text, parameters and default database, over tables
+        whose schemas have not changed since. A plan that depends on ``now()`` (``ago``, ``now``,
         ``current_*``) is never cached: its pruning and SQL change with the clock."""
         t0 = time.perf_counter()
         key = None
@@ -510,19 +519,20 @@ class QueryEngine:
             if hit is not None and hit.valid(self._store):
                 stats.plan_s = time.perf_counter() - t0
                 stats.scans = hit.scans
-                return hit.scans, hit.tables, self._now(), hit.sql
+                return hit.scans, hit.tables, self._now(), hit.sql, hit.limit
         ast, scans, resolved, now = self._plan(ast, params, stats)
         keep = key is not None and not _uses_now(ast)
+        limit = _time_limit(ast, scans, resolved)  # before the translation changes the tree
         # the same now() as the pruning; the bound tree is ours (a copy): translated in place
         sql = to_duckdb_sql(ast, now=now, name_columns=True, copy=False)
         if keep:
-            prepared = _Prepared(scans, resolved, sql)
+            prepared = _Prepared(scans, resolved, sql, limit)
             with self._plans_lock:
                 self._plans[key] = prepared
                 while len(self._plans) > PLAN_CACHE_SIZE:
                     self._plans.popitem(last=False)
         stats.plan_s = time.perf_counter() - t0
-        return scans, resolved, now, sql
+        return scans, resolved, now, sql, limit
 
     def _run(
         self,
@@ -535,10 +545,56 @@ class QueryEngine:
     ) -> pa.Table:
         if distributed or (distributed is None and active_client() is not None):
             ast, scans, resolved, now = self._plan(ast, params, stats)
-            return self._run_dask(ast, scans, resolved, now, as_of, stats)
-        scans, resolved, now, sql = self._prepared(text, ast, params, stats)
+            limit = _time_limit(ast, scans, resolved)
+            return self._limited(
+                limit,
+                scans,
+                resolved,
+                as_of,
+                stats,
+                lambda cut: self._run_dask(ast, cut, resolved, now, as_of, stats),
+            )
+        scans, resolved, now, sql, limit = self._prepared(text, ast, params, stats)
         with progress.tracking(len(scans) + 1) as advance:
-            return self._run_single(scans, resolved, sql, as_of, stats, advance)
+            return self._limited(
+                limit,
+                scans,
+                resolved,
+                as_of,
+                stats,
+                lambda cut: self._run_single(cut, resolved, sql, as_of, stats, advance),
+            )
+
+    def _limited(
+        self,
+        limit: TimeLimit | None,
+        scans: list[ScanPlan],
+        resolved: dict[str, Table],
+        as_of: object | None,
+        stats: QueryStats,
+        run: Callable[[list[ScanPlan]], pa.Table],
+    ) -> pa.Table:
+        """``run(scans)``; for a LIMIT over time buckets, ``run`` on cuts of the scan's time
+        range, newest (or oldest) first, until one returns the LIMIT's rows
+        (:mod:`tsstore.query.timelimit`). A time-travel read runs whole: the stored extent
+        bounds the latest state, not an old snapshot."""
+        if limit is None or as_of is not None:
+            return run(scans)
+        (scan,) = scans
+        tmin, tmax, stored = resolved[scan.alias].extent()
+        lo, hi = (None if t is None else t.value for t in scan.time_range)
+        cuts = list(ranges(limit, lo, hi, tmin, tmax, stored))
+        for i, (a, b) in enumerate(cuts):
+            cut = dataclasses.replace(
+                scan,
+                time_range=tuple(None if t is None else pd.Timestamp(t, tz="UTC") for t in (a, b)),
+            )
+            stats.time_limit_rounds = i + 1
+            out = run([cut])
+            stats.scans = [cut]
+            if out.num_rows >= limit.limit or i == len(cuts) - 1:
+                return out
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _run_single(
         self,
@@ -566,11 +622,11 @@ class QueryEngine:
             stats.partitions_total += int(meta.get(b"tsstore.partitions_total", 0))
             tables[scan.alias] = data
             advance()
-        stats.scan_s = time.perf_counter() - t0
+        stats.scan_s += time.perf_counter() - t0
         stats.duckdb_sql = sql
         t1 = time.perf_counter()
         out = _kernel(sql, tables, list(resolved.values())) if sql else pa.table({})
-        stats.execute_s = time.perf_counter() - t1
+        stats.execute_s += time.perf_counter() - t1
         return out
 
     # -- metadata -------------------------------------------------------------------------
@@ -667,6 +723,17 @@ def _column_types(tables: Mapping[str, Table]) -> dict[str, dict[str, str]]:
         cols.update({m: t.value for m, t in table.schema.measures.items()})
         out[alias] = cols
     return out
+
+
+def _time_limit(
+    ast: exp.Expression, scans: list[ScanPlan], resolved: dict[str, Table]
+) -> TimeLimit | None:
+    """The query's LIMIT over time buckets of its one scan, if it is one."""
+    if len(scans) != 1:
+        return None
+    table = resolved[scans[0].alias]
+    columns = [*table.schema.dimensions, MEASURE_NAME, "time", *table.schema.measures]
+    return time_limit(ast, {scans[0].alias: columns})
 
 
 def _empty_scan(table: Table, scan: ScanPlan) -> pa.Table:

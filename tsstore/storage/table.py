@@ -45,7 +45,7 @@ from tsstore.storage.codec import (
     points_to_query_table,
 )
 from tsstore.storage.magnetic import MagneticSnapshot, MagneticTier
-from tsstore.storage.memory import MemoryTier
+from tsstore.storage.memory import MemoryTier, MemoryView
 from tsstore.storage.parts import MagneticPart, MemoryPart, ScanPart
 from tsstore.storage.wal import WalEntry, WriteAheadLog
 
@@ -809,11 +809,7 @@ class Table:
             snap = self._latest()
         mem_rows = view.rows
         mag_rows = snap.rows()
-        mag_lo, mag_hi = snap.time_bounds()
-        mem_lo = min((r.tmin for r in view.runs if len(r)), default=None)
-        mem_hi = max((r.tmax for r in view.runs if len(r)), default=None)
-        lo = min((t for t in (mag_lo, mem_lo) if t is not None), default=None)
-        hi = max((t for t in (mag_hi, mem_hi) if t is not None), default=None)
+        lo, hi = _time_bounds(view, snap)
         mag_bytes = self._magnetic.size_bytes()
         width = self._magnetic.partition_width(snap)
         ret = self._entry.retention
@@ -842,6 +838,21 @@ class Table:
             "bytes_stored_memory": view.nbytes,
             "bytes_stored_magnetic": mag_bytes,
         }
+
+    def extent(self) -> tuple[int | None, int | None, int]:
+        """Bounds of the stored times and the number of rows stored, from metadata only.
+
+        Returns ``(tmin, tmax, rows)``: every stored point's time (int ns since the epoch, UTC)
+        lies in ``[tmin, tmax]`` (``(None, None, 0)`` when the table is empty). The bounds are
+        those of the memory tier's runs and the magnetic tier's segments, so points deleted
+        since may leave them wider than the live data.
+        """
+        self.refresh()
+        with self._publish:
+            view = self._memory.view()
+            snap = self._latest()
+        lo, hi = _time_bounds(view, snap)
+        return lo, hi, view.rows + snap.rows()
 
     def update(
         self,
@@ -968,6 +979,16 @@ class Table:
             self._wal_thread.shutdown()
             self._wal.close()
             self._magnetic.close()
+
+
+def _time_bounds(view: MemoryView, snap: MagneticSnapshot) -> tuple[int | None, int | None]:
+    """Smallest and largest time (int ns) of the memory runs and magnetic segments."""
+    mag_lo, mag_hi = snap.time_bounds()
+    mem_lo = min((r.tmin for r in view.runs if len(r)), default=None)
+    mem_hi = max((r.tmax for r in view.runs if len(r)), default=None)
+    lo = min((t for t in (mag_lo, mem_lo) if t is not None), default=None)
+    hi = max((t for t in (mag_hi, mem_hi) if t is not None), default=None)
+    return lo, hi
 
 
 def _applied_lsn(magnetic: MagneticTier) -> int:
