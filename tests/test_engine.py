@@ -381,10 +381,12 @@ def test_lazy_scan_is_a_dask_dataframe_equal_to_the_eager_result(tmp_path):
 
 
 def test_a_table_read_twice_is_scanned_once(client, fleet):
+    # a self-join and a subquery in the WHERE read the one scan (a derived table joined on
+    # its columns is run first instead: tests/test_derived.py)
     sql = (
-        "SELECT a.device_id, a.time, a.temperature FROM machine_metrics a "
-        "JOIN (SELECT device_id, max(time) AS t FROM machine_metrics GROUP BY device_id) b "
-        "ON a.device_id = b.device_id AND a.time = b.t"
+        "SELECT a.device_id, a.time, b.temperature FROM machine_metrics a "
+        "JOIN machine_metrics b ON a.device_id = b.device_id AND a.time = b.time "
+        "WHERE a.temperature > (SELECT avg(temperature) FROM machine_metrics)"
     )
     got = client.query(sql)
     assert len(client.last_query_stats.scans) == 1

@@ -36,7 +36,7 @@ from tsstore.query import kernel, progress
 from tsstore.query.planner import PARTS, Stages
 from tsstore.storage.parts import ScanPart
 
-__all__ = ["FAN_IN", "DaskQuery", "active_client"]
+__all__ = ["FAN_IN", "DaskQuery", "TablePart", "active_client"]
 
 #: Partials merged by one combine task.
 FAN_IN = 8
@@ -90,7 +90,7 @@ class DaskQuery:
 
     # -- graph ----------------------------------------------------------------------------------
     def _parts(self, scan: ScanInput) -> list[Any]:
-        return scan.parts or [_EmptyPart(scan.empty)]
+        return scan.parts or [TablePart(scan.empty)]
 
     def _build(self) -> Any:
         kind, g, sql = self.stages.kind, self.graph, self.sql
@@ -198,8 +198,9 @@ class DaskQuery:
 
 
 # -- tasks ---------------------------------------------------------------------------------------
-class _EmptyPart(ScanPart):
-    """A scan with no parts reads one empty table (a global aggregate still gives a row)."""
+class TablePart(ScanPart):
+    """Rows the query has already, counted as no scan: the one empty table a scan with no
+    parts reads (a global aggregate still gives a row), a derived table's result."""
 
     def __init__(self, table: pa.Table) -> None:
         self.table = table
@@ -241,7 +242,7 @@ def _concat(tables: Sequence[pa.Table]) -> pa.Table:
 
 def _count(part: Any, data: pa.Table) -> Counts:
     tier = getattr(part, "tier", "memory") or "memory"
-    if isinstance(part, _EmptyPart):
+    if isinstance(part, TablePart):
         return {}
     counts = {f"rows_{tier}": data.num_rows, "bytes": data.nbytes, f"bytes_{tier}": data.nbytes}
     if tier == "magnetic":

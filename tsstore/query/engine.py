@@ -41,18 +41,20 @@ from tsstore.model.durations import to_utc_timestamp
 from tsstore.model.points import MEASURE_NAME
 from tsstore.model.schema import MeasureType, RowFilter
 from tsstore.query import kernel, progress
+from tsstore.query.derived import allowed, derived_joins
 from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_statement
-from tsstore.query.distributed import DaskQuery, ScanInput, active_client
+from tsstore.query.distributed import DaskQuery, ScanInput, TablePart, active_client
+from tsstore.query.latest import newest_only
 from tsstore.query.planner import Stages, split
 from tsstore.query.timelimit import TimeLimit, ranges, time_limit
 from tsstore.query.translate import integer_divisions, to_duckdb_sql
-from tsstore.storage.parts import MagneticPart
+from tsstore.storage.parts import ArrowPart, MagneticPart, ScanPart
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
 
     from tsstore.storage.store import Store
-    from tsstore.storage.table import Table
+    from tsstore.storage.table import Table, TableState
 
 __all__ = ["QueryEngine", "QueryPage", "QueryStats", "ScanPlan"]
 
@@ -68,10 +70,15 @@ class ScanPlan:
     measures: list[str] | None  # None: every measure
     dimensions: list[str] | None = None  # None: every dimension
     filters: tuple[RowFilter, ...] = ()  # measure comparisons the tiers apply early
+    #: Read only each series' newest time (``Table.latest_times``; :mod:`.latest`).
+    newest: bool = False
+    #: The table's state to read (None: the latest).
+    state: TableState | None = field(default=None, repr=False, compare=False)
 
     def read_args(self, as_of: object | None) -> dict[str, Any]:
         """Keyword arguments of ``Table.scan`` / ``Table.scan_parts`` for this scan."""
         return {
+            "state": self.state,
             "where": self.where or None,
             "measures": self.measures,
             "dimensions": self.dimensions,
@@ -86,7 +93,37 @@ class ScanPlan:
         meas = "all measures" if self.measures is None else f"measures {self.measures}"
         flt = f", {self.where}" if self.where else ""
         rows = "".join(f", {f.measure} {f.op} {f.value}" for f in self.filters)
+        if self.newest:
+            return f"scan {self.table} as {self.alias}: {rng}{flt}, newest time per series"
         return f"scan {self.table} as {self.alias}: {rng}{flt}{rows}, {meas}"
+
+    def read(self, table: Table, as_of: object | None) -> pa.Table:
+        """This scan of ``table`` (its rows, or each series' newest time)."""
+        if self.newest and as_of is None:
+            return table.latest_times(
+                self.time_range,
+                where=self.where or None,
+                dimensions=self.dimensions,
+                state=self.state,
+            )
+        return table.scan(self.time_range, **self.read_args(as_of))
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    """A derived table run before its query (:mod:`tsstore.query.derived`).
+
+    ``name``: its result's table in the outer query; ``ast`` / ``sql``: its planned query and
+    that query's kernel SQL; ``scans``: the scans only it reads; ``keys``: ``(scan alias,
+    column, derived column)``, each a scan of the outer query narrowed by its result.
+    """
+
+    name: str
+    alias: str
+    ast: exp.Expression
+    sql: str
+    scans: list[ScanPlan]
+    keys: tuple[tuple[str, str, str], ...]
 
 
 @dataclass(slots=True)
@@ -146,6 +183,7 @@ class _Prepared:
     tables: dict[str, Table]
     sql: str
     limit: TimeLimit | None = None
+    derived: tuple[_Derived, ...] = ()
     schemas: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
@@ -304,8 +342,16 @@ class QueryEngine:
         if isinstance(stmt, Show | Describe):
             raise QueryError("lazy=True answers queries, not SHOW or DESCRIBE")
         stats = QueryStats()
-        ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
-        query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats)
+        ast, scans, resolved, now, derived = self._plan(stmt.ast, params, stats)
+        scans, extra = self._derive(
+            derived,
+            scans,
+            resolved,
+            as_of,
+            stats,
+            lambda d, cut: self._run_dask(d.ast, cut, resolved, now, as_of, stats),
+        )
+        query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats, extra)
         if meta is None:
             tables = {i.alias: i.empty for i in query.scans}
             meta = _kernel(query.sql["final"], tables, list(resolved.values()))
@@ -324,8 +370,18 @@ class QueryEngine:
         if isinstance(stmt, Show | Describe):
             return f"metadata: {stmt}"
         stats = QueryStats()
-        ast, scans, resolved, now = self._plan(stmt.ast, params, stats)
+        ast, scans, resolved, now, derived = self._plan(stmt.ast, params, stats)
         lines = []
+        extra = {}
+        for d in derived:
+            narrows = ", ".join(f"{alias}.{column}" for alias, column, _ in d.keys) or "nothing"
+            lines.append(f"derived table {d.alias} as {d.name}, run first (narrows {narrows}):")
+            for scan in d.scans:
+                lines.append("  " + scan.describe())
+                lines.append("    " + _pruning(resolved[scan.alias], scan))
+            lines.append(f"  kernel (DuckDB): {d.sql}")
+            empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in d.scans}
+            extra[d.name] = _kernel(d.sql, empties, list(resolved.values()))
         for scan in scans:
             lines.append(scan.describe())
             lines.append("  " + _pruning(resolved[scan.alias], scan))
@@ -333,7 +389,7 @@ class QueryEngine:
         if limit is not None:
             lines.append(limit.describe())
         lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now, name_columns=True)}")
-        stages, sql, _, _ = self._split(ast, scans, resolved, now)
+        stages, sql, _, _ = self._split(ast, scans, resolved, now, extra)
         lines.append(f"distributed plan ({stages.reason}):")
         lines += [f"  {stage} (DuckDB): {text}" for stage, text in sql.items()]
         return "\n".join(lines)
@@ -344,26 +400,38 @@ class QueryEngine:
 
     def _plan(
         self, ast: exp.Expression, params: Mapping[str, Any] | None, stats: QueryStats
-    ) -> tuple[exp.Expression, list[ScanPlan], dict[str, Table], pd.Timestamp]:
-        """Bind parameters, resolve and prune every table; ``now`` is bound here, once."""
+    ) -> tuple[exp.Expression, list[ScanPlan], dict[str, Table], pd.Timestamp, list[_Derived]]:
+        """Bind parameters, resolve and prune every table; ``now`` is bound here, once.
+
+        A derived table run first (:mod:`tsstore.query.derived`) comes back on its own, with
+        its own scans, and the outer query reads its result by name. Within the outer query,
+        and within each derived table, a table read twice is scanned once.
+        """
         t0 = time.perf_counter()
         ast = bind_params(ast, dict(params or {}))  # a copy: the cached parse stays intact
         now = self._now()
         ctes = {c.alias_or_name for c in ast.find_all(exp.CTE)}
         nodes = [t for t in ast.find_all(exp.Table) if t.db or t.name not in ctes]
-        counts: dict[tuple[str, str], int] = {}
+        first = derived_joins(ast)
+        scope = {id(t): i for i, d in enumerate(first) for t in d.query.find_all(exp.Table)}
+        counts: dict[tuple[int | None, str, str], int] = {}
         resolved = []
         for node in nodes:
             table = self._resolve(node)
             resolved.append(table)
-            key = (table.database, table.name)
+            key = (scope.get(id(node)), table.database, table.name)
             counts[key] = counts.get(key, 0) + 1
         scans: list[ScanPlan] = []
         tables: dict[str, Table] = {}
-        shared: dict[tuple[str, str], ScanPlan] = {}  # a table read twice is scanned once
-        named = _named_columns(ast)  # columns named anywhere: a superset, right for any reference
+        shared: dict[tuple[int | None, str, str], ScanPlan] = {}  # read twice, scanned once
+        # columns named anywhere (in the scope): a superset, right for any reference
+        named = {None: _named_columns(ast)}
+        named |= {i: _named_columns(d.query) for i, d in enumerate(first)}
+        scope_of: dict[str, int | None] = {}  # scan alias -> derived table (None: outer)
+        outer: dict[str, str] = {}  # outer table alias as written -> scan alias
+        reads: dict[str, int] = {}  # outer scan alias -> tables of the outer query it reads
         for node, table in zip(nodes, resolved, strict=True):
-            key = (table.database, table.name)
+            key = (scope.get(id(node)), table.database, table.name)
             alias = node.alias_or_name
             scan = shared.get(key)
             if scan is None:
@@ -382,15 +450,20 @@ class QueryEngine:
                     if where is not None
                     else ((None, None), {}, ())
                 )
-                measures = _referenced(named, list(table.schema.measures))
-                used_dims = _referenced(named, list(table.schema.dimensions))
+                measures = _referenced(named[key[0]], list(table.schema.measures))
+                used_dims = _referenced(named[key[0]], list(table.schema.dimensions))
                 alias_name = f"__tsstore_{len(scans)}"
+                newest = simple and newest_only(select, {*table.schema.dimensions, MEASURE_NAME})
                 scan = ScanPlan(
-                    table.full_name, alias_name, rng, dims, measures, used_dims, filters
+                    table.full_name, alias_name, rng, dims, measures, used_dims, filters, newest
                 )
                 scans.append(scan)
                 tables[alias_name] = table
                 shared[key] = scan
+                scope_of[alias_name] = key[0]
+            if key[0] is None:
+                outer[alias] = scan.alias
+                reads[scan.alias] = reads.get(scan.alias, 0) + 1
             node.replace(
                 exp.Table(
                     this=exp.to_identifier(scan.alias),
@@ -398,9 +471,23 @@ class QueryEngine:
                 )
             )
         ast = integer_divisions(ast, _column_types(tables))
+        ast, derived = _split_derived(ast, [d.alias for d in first], scans, scope_of, now)
+        derived = [
+            dataclasses.replace(
+                d,
+                keys=tuple(
+                    (outer[t], column, other)
+                    for t, column, other in d.keys
+                    if t in outer and reads[outer[t]] == 1  # a scan read once: safe to narrow
+                ),
+            )
+            for d in derived
+        ]
+        owned = {s.alias for d in derived for s in d.scans}
+        scans = [s for s in scans if s.alias not in owned]
         stats.plan_s = time.perf_counter() - t0
-        stats.scans = scans
-        return ast, scans, tables, now
+        stats.scans = scans + [s for d in derived for s in d.scans]
+        return ast, scans, tables, now, derived
 
     def _split(
         self,
@@ -408,10 +495,13 @@ class QueryEngine:
         scans: list[ScanPlan],
         resolved: dict[str, Table],
         now: pd.Timestamp,
+        extra: Mapping[str, pa.Table] | None = None,
     ) -> tuple[Stages, dict[str, str], pa.Table, dict[str, pa.Table]]:
         """The query's distributed stages and their DuckDB SQL, the result's empty table
-        (names and types: the query run over no rows) and each scan's empty table."""
+        (names and types: the query run over no rows) and each scan's empty table (and each
+        ``extra`` table's: derived tables' results)."""
         empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in scans}
+        empties |= {name: t.slice(0, 0) for name, t in (extra or {}).items()}
         full = to_duckdb_sql(ast, now=now, name_columns=True)
         meta = _kernel(full, empties, list(resolved.values()))
         stages = split(ast, {a: t.column_names for a, t in empties.items()}, meta.column_names)
@@ -430,13 +520,19 @@ class QueryEngine:
         now: pd.Timestamp,
         as_of: object | None,
         stats: QueryStats,
+        extra: Mapping[str, pa.Table] | None = None,
     ) -> tuple[DaskQuery, pa.Table]:
-        """The query's Dask graph over the parts of its scans, and its empty result (None
-        when the graph is one task: the result then has the single-stage types already)."""
+        """The query's Dask graph over the parts of its scans (and the ``extra`` tables,
+        derived tables' results, as one part each), and its empty result (None when the graph
+        is one task: the result then has the single-stage types already)."""
         t0 = time.perf_counter()
-        parts = {
-            s.alias: resolved[s.alias].scan_parts(s.time_range, **s.read_args(as_of)) for s in scans
+        parts: dict[str, list[ScanPart]] = {
+            s.alias: [ArrowPart(s.read(resolved[s.alias], as_of))]
+            if s.newest and as_of is None
+            else resolved[s.alias].scan_parts(s.time_range, **s.read_args(as_of))
+            for s in scans
         }
+        parts |= {name: [TablePart(t)] for name, t in (extra or {}).items()}
         meta: pa.Table | None
         if all(len(p) <= 1 for p in parts.values()):
             # One part per scan: splitting could only add stages. The query runs once, as one
@@ -444,10 +540,11 @@ class QueryEngine:
             stages = Stages("gather", ast.copy(), reason="gather: one part per scan")
             sql = {"final": to_duckdb_sql(ast, now=now, name_columns=True)}
             empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in scans}
+            empties |= {name: t.slice(0, 0) for name, t in (extra or {}).items()}
             meta = None
         else:
-            stages, sql, meta, empties = self._split(ast, scans, resolved, now)
-        inputs = [ScanInput(s.alias, parts[s.alias], empties[s.alias]) for s in scans]
+            stages, sql, meta, empties = self._split(ast, scans, resolved, now, extra)
+        inputs = [ScanInput(alias, parts[alias], empties[alias]) for alias in parts]
         for scan_parts in parts.values():  # partitions stored, for the pruning statistics
             snap = next((p.snapshot for p in scan_parts if isinstance(p, MagneticPart)), None)
             stats.partitions_total += len(snap.manifest_partitions()) if snap is not None else 0
@@ -464,20 +561,21 @@ class QueryEngine:
         now: pd.Timestamp,
         as_of: object | None,
         stats: QueryStats,
+        extra: Mapping[str, pa.Table] | None = None,
     ) -> pa.Table:
-        query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats)
+        query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats, extra)
         t0 = time.perf_counter()
         out, counts = query.compute()
-        stats.execute_s = time.perf_counter() - t0
+        stats.execute_s += time.perf_counter() - t0
         if meta is None:
             meta = out
-        stats.rows_scanned_memory = counts.get("rows_memory", 0)
-        stats.rows_scanned_magnetic = counts.get("rows_magnetic", 0)
-        stats.rows_scanned = stats.rows_scanned_memory + stats.rows_scanned_magnetic
-        stats.bytes_scanned = counts.get("bytes", 0)
-        stats.bytes_scanned_memory = counts.get("bytes_memory", 0)
-        stats.bytes_scanned_magnetic = counts.get("bytes_magnetic", 0)
-        stats.partitions_scanned = counts.get("partitions", 0)
+        stats.rows_scanned_memory += counts.get("rows_memory", 0)
+        stats.rows_scanned_magnetic += counts.get("rows_magnetic", 0)
+        stats.rows_scanned += counts.get("rows_memory", 0) + counts.get("rows_magnetic", 0)
+        stats.bytes_scanned += counts.get("bytes", 0)
+        stats.bytes_scanned_memory += counts.get("bytes_memory", 0)
+        stats.bytes_scanned_magnetic += counts.get("bytes_magnetic", 0)
+        stats.partitions_scanned += counts.get("partitions", 0)
         return out if out.schema.equals(meta.schema) else _cast_like(out, meta)
 
     def _resolve(self, node: exp.Table) -> Table:
@@ -498,7 +596,9 @@ class QueryEngine:
         ast: exp.Expression,
         params: Mapping[str, Any] | None,
         stats: QueryStats,
-    ) -> tuple[list[ScanPlan], dict[str, Table], pd.Timestamp, str, TimeLimit | None]:
+    ) -> tuple[
+        list[ScanPlan], dict[str, Table], pd.Timestamp, str, TimeLimit | None, list[_Derived]
+    ]:
         """The plan, kernel SQL and time limit of a query, from the cache of prepared plans
         when it holds one for the same text, parameters and default database, over tables
         whose schemas have not changed since. A plan that depends on ``now()`` (``ago``, ``now``,
@@ -518,21 +618,21 @@ class QueryEngine:
                     self._plans.move_to_end(key)
             if hit is not None and hit.valid(self._store):
                 stats.plan_s = time.perf_counter() - t0
-                stats.scans = hit.scans
-                return hit.scans, hit.tables, self._now(), hit.sql, hit.limit
-        ast, scans, resolved, now = self._plan(ast, params, stats)
-        keep = key is not None and not _uses_now(ast)
+                stats.scans = hit.scans + [s for d in hit.derived for s in d.scans]
+                return hit.scans, hit.tables, self._now(), hit.sql, hit.limit, list(hit.derived)
+        ast, scans, resolved, now, derived = self._plan(ast, params, stats)
+        keep = key is not None and not _uses_now(ast) and not any(_uses_now(d.ast) for d in derived)
         limit = _time_limit(ast, scans, resolved)  # before the translation changes the tree
         # the same now() as the pruning; the bound tree is ours (a copy): translated in place
         sql = to_duckdb_sql(ast, now=now, name_columns=True, copy=False)
         if keep:
-            prepared = _Prepared(scans, resolved, sql, limit)
+            prepared = _Prepared(scans, resolved, sql, limit, tuple(derived))
             with self._plans_lock:
                 self._plans[key] = prepared
                 while len(self._plans) > PLAN_CACHE_SIZE:
                     self._plans.popitem(last=False)
         stats.plan_s = time.perf_counter() - t0
-        return scans, resolved, now, sql, limit
+        return scans, resolved, now, sql, limit, derived
 
     def _run(
         self,
@@ -544,7 +644,15 @@ class QueryEngine:
         text: str | None = None,
     ) -> pa.Table:
         if distributed or (distributed is None and active_client() is not None):
-            ast, scans, resolved, now = self._plan(ast, params, stats)
+            ast, scans, resolved, now, derived = self._plan(ast, params, stats)
+            scans, extra = self._derive(
+                derived,
+                scans,
+                resolved,
+                as_of,
+                stats,
+                lambda d, cut: self._run_dask(d.ast, cut, resolved, now, as_of, stats),
+            )
             limit = _time_limit(ast, scans, resolved)
             return self._limited(
                 limit,
@@ -552,18 +660,64 @@ class QueryEngine:
                 resolved,
                 as_of,
                 stats,
-                lambda cut: self._run_dask(ast, cut, resolved, now, as_of, stats),
+                lambda cut: self._run_dask(ast, cut, resolved, now, as_of, stats, extra),
             )
-        scans, resolved, now, sql, limit = self._prepared(text, ast, params, stats)
-        with progress.tracking(len(scans) + 1) as advance:
+        scans, resolved, now, sql, limit, derived = self._prepared(text, ast, params, stats)
+        steps = len(scans) + 1 + sum(len(d.scans) + 1 for d in derived)
+        with progress.tracking(steps) as advance:
+            scans, extra = self._derive(
+                derived,
+                scans,
+                resolved,
+                as_of,
+                stats,
+                lambda d, cut: self._run_single(cut, resolved, d.sql, as_of, stats, advance),
+            )
             return self._limited(
                 limit,
                 scans,
                 resolved,
                 as_of,
                 stats,
-                lambda cut: self._run_single(cut, resolved, sql, as_of, stats, advance),
+                lambda cut: self._run_single(cut, resolved, sql, as_of, stats, advance, extra),
             )
+
+    def _derive(
+        self,
+        derived: list[_Derived],
+        scans: list[ScanPlan],
+        resolved: dict[str, Table],
+        as_of: object | None,
+        stats: QueryStats,
+        run: Callable[[_Derived, list[ScanPlan]], pa.Table],
+    ) -> tuple[list[ScanPlan], dict[str, pa.Table]]:
+        """Run each derived table (``run(derived, its scans)``) and narrow the outer scans
+        by its result (:mod:`tsstore.query.derived`); the narrowed scans and the results by
+        name. Every scan reads one state of its table, captured here, so the derived tables
+        and the outer query agree whatever is written meanwhile."""
+        if not derived:
+            return scans, {}
+        states: dict[str, TableState] = {}
+
+        def pinned(scan: ScanPlan) -> ScanPlan:
+            if as_of is not None:  # an old snapshot is one state already
+                return scan
+            table = resolved[scan.alias]
+            if table.full_name not in states:
+                states[table.full_name] = table.state()
+            return dataclasses.replace(scan, state=states[table.full_name])
+
+        scans = [pinned(s) for s in scans]
+        extra: dict[str, pa.Table] = {}
+        ran: list[ScanPlan] = []
+        for d in derived:
+            own = [pinned(s) for s in d.scans]
+            out = run(d, own)
+            ran += own
+            extra[d.name] = out
+            scans = [_narrowed(s, resolved[s.alias], d.keys, out) for s in scans]
+        stats.scans = [dataclasses.replace(s, state=None) for s in scans + ran]  # no locks
+        return scans, extra
 
     def _limited(
         self,
@@ -591,7 +745,7 @@ class QueryEngine:
             )
             stats.time_limit_rounds = i + 1
             out = run([cut])
-            stats.scans = [cut]
+            stats.scans = [dataclasses.replace(cut, state=None)]
             if out.num_rows >= limit.limit or i == len(cuts) - 1:
                 return out
         raise AssertionError("unreachable")  # pragma: no cover
@@ -604,13 +758,15 @@ class QueryEngine:
         as_of: object | None,
         stats: QueryStats,
         advance: Callable[[], None],
+        extra: Mapping[str, pa.Table] | None = None,
     ) -> pa.Table:
         """The single-stage plan: scan each table into Arrow, then one kernel statement
-        (``advance`` marks each of these steps done, for a progress bar)."""
+        over them and the ``extra`` tables (derived tables' results; ``advance`` marks each
+        of these steps done, for a progress bar)."""
         t0 = time.perf_counter()
-        tables: dict[str, pa.Table] = {}
+        tables: dict[str, pa.Table] = dict(extra or {})
         for scan in scans:
-            data = resolved[scan.alias].scan(scan.time_range, **scan.read_args(as_of))
+            data = scan.read(resolved[scan.alias], as_of)
             stats.rows_scanned += data.num_rows
             stats.bytes_scanned += data.nbytes
             meta = data.schema.metadata or {}
@@ -705,6 +861,11 @@ def _pruning(table: Table, scan: ScanPlan) -> str:
     mem_rows = sum(r.live_rows for r in runs)
     measures = scan.measures if scan.measures is not None else list(table.schema.measures)
     row_bytes = 12 + sum(table.schema.measures[m].dtype.itemsize for m in measures)
+    if scan.newest:
+        return (
+            f"newest time of each series from metadata (segment indexes of {len(kept)} of "
+            f"{total} partitions, the last row per series of {len(runs)} memory runs)"
+        )
     return (
         f"magnetic: {len(kept)} of {total} partitions (pruned {total - len(kept)} by time), "
         f"<= {mag_rows:,} rows; memory: {len(runs)} of {len(view.runs)} runs, "
@@ -725,6 +886,78 @@ def _column_types(tables: Mapping[str, Table]) -> dict[str, dict[str, str]]:
     return out
 
 
+def _narrowed(
+    scan: ScanPlan, table: Table, keys: tuple[tuple[str, str, str], ...], result: pa.Table
+) -> ScanPlan:
+    """``scan`` read only where a derived table's ``result`` lets its rows join: for each
+    key ``(scan alias, column, derived column)``, ``time`` within the range of the values it
+    equals, a dimension among them (:func:`tsstore.query.derived.allowed`)."""
+    lo, hi = (None if t is None else t.value for t in scan.time_range)
+    where = dict(scan.where)
+    changed = False
+    for alias, column, other in keys:
+        if alias != scan.alias:
+            continue
+        if column.lower() == "time":
+            bounds = allowed(result, other, is_time=True)
+            if bounds is None:
+                continue
+            a, b = bounds[0], bounds[1] + 1  # closed -> half-open
+            lo = a if lo is None else max(lo, a)
+            hi = b if hi is None else min(hi, b)
+            hi = max(hi, lo)  # nothing can match: an empty range
+            changed = True
+        elif column in table.schema.dimensions:
+            values = allowed(result, other, is_time=False)
+            if values is None:
+                continue
+            if column in where:
+                before = set(where[column])
+                values = [v for v in values if v in before]
+            where[column] = values
+            changed = True
+    if not changed:
+        return scan
+    rng = tuple(None if t is None else pd.Timestamp(t, tz="UTC") for t in (lo, hi))
+    return dataclasses.replace(scan, time_range=rng, where=where)
+
+
+def _split_derived(
+    ast: exp.Expression,
+    expected: list[str],
+    scans: list[ScanPlan],
+    scope_of: Mapping[str, int | None],
+    now: pd.Timestamp,
+) -> tuple[exp.Expression, list[_Derived]]:
+    """The planned query with each derived table run first (those named ``expected``, found
+    before planning) replaced by its result's name, and those derived tables (their keys
+    still name the outer tables as written)."""
+    if not expected:
+        return ast, []
+    found = derived_joins(ast)
+    if [d.alias for d in found] != expected:  # not expected: run it as one query
+        return ast, []
+    derived = []
+    for i, d in enumerate(found):
+        name = f"__tsstore_d{i}"
+        d.node.replace(
+            exp.Table(
+                this=exp.to_identifier(name),
+                alias=exp.TableAlias(this=exp.to_identifier(d.alias, quoted=True)),
+            )
+        )
+        if d.cte is not None:
+            with_ = d.cte.parent
+            d.cte.pop()
+            if with_ is not None and not with_.expressions:
+                with_.pop()
+        query = d.query.pop() if d.query.parent is not None else d.query
+        own = [s for s in scans if scope_of[s.alias] == i]
+        sql = to_duckdb_sql(query, now=now, name_columns=True)
+        derived.append(_Derived(name, d.alias, query, sql, own, d.keys))
+    return ast, derived
+
+
 def _time_limit(
     ast: exp.Expression, scans: list[ScanPlan], resolved: dict[str, Table]
 ) -> TimeLimit | None:
@@ -739,6 +972,8 @@ def _time_limit(
 def _empty_scan(table: Table, scan: ScanPlan) -> pa.Table:
     """A scan of no rows with the columns of ``scan`` (the schema of its parts)."""
     epoch = (pd.Timestamp(0, tz="UTC"), pd.Timestamp(0, tz="UTC"))
+    if scan.newest:
+        return table.latest_times(epoch, dimensions=scan.dimensions)
     return table.scan(epoch, measures=scan.measures, dimensions=scan.dimensions)
 
 

@@ -53,6 +53,7 @@ from tsstore.storage.encoding import (
     ranges,
     read_segment,
     run,
+    select_series,
     write_segment,
 )
 from tsstore.storage.objectstore import (
@@ -629,6 +630,41 @@ class MagneticSnapshot:
             if _overlaps(int(seg["tmin"]), int(seg["tmax"]), start, end)
         ]
         return self._read_segments(segments, (start, end), where_l, measures, filters)
+
+    def newest(
+        self,
+        *,
+        time_range: tuple[int | None, int | None] = (None, None),
+        where: dict[str, list[str]] | None = None,
+    ) -> Points | None:
+        """The newest time of each series in ``time_range`` whose keys match ``where``, from
+        the segments' indexes alone (one row per segment and series; no measure). None when
+        the indexes cannot tell: a series of a segment reaching past ``end``."""
+        start, end = (_to_ns(v, "time_range") for v in time_range)
+        paths = [
+            seg["path"]
+            for _key, entry in _sorted_partitions(self._manifest)
+            if _overlaps(int(entry["start"]), int(entry["end"]) - 1, start, end)
+            for seg in entry["segments"]
+            if _overlaps(int(seg["tmin"]), int(seg["tmax"]), start, end)
+        ]
+
+        async def indexes() -> list[SegmentIndex]:
+            return list(await asyncio.gather(*(self._cache.get(self._store, p) for p in paths)))
+
+        try:
+            found = run(indexes()) if paths else []
+        except icechunk.IcechunkError as exc:
+            raise StorageError(f"cannot read snapshot {self.id} of {self._where}: {exc}") from exc
+        parts = []
+        for index in found:
+            sel = select_series(index, (start, end), where)  # tmax >= start: a row in range
+            if end is not None and (index.tmax[sel] >= end).any():
+                return None
+            ids = np.flatnonzero(sel)
+            keys = index.keys.iloc[ids].reset_index(drop=True)
+            parts.append(Points(keys, np.arange(len(ids), dtype=np.int32), index.tmax[ids], {}, {}))
+        return _combine(parts, {})
 
     def read_partition(self, ref: PartitionRef, columns: list[str] | None = None) -> Points:
         """Every point of partition ``ref`` (measure columns ``columns``, None = all)."""

@@ -292,6 +292,42 @@ class MemoryView:
         out = Points.concat(parts, keys=self.keys, pooled=True)
         return out if len(parts) == 1 or not ordered else out.sorted(pooled=True)
 
+    def newest(
+        self,
+        time_range: tuple[int | None, int | None] = (None, None),
+        series: np.ndarray | None = None,
+    ) -> Points | None:
+        """The newest time of each series in ``[start, end)``, from each run's last row per
+        series (one row per run and series; no measure). None when that is not the answer:
+        a run with replaced rows, or one reaching ``end``."""
+        start, end = time_range
+        ids: list[np.ndarray] = []
+        times: list[np.ndarray] = []
+        for run in self.runs:
+            if (start is not None and run.tmax < start) or (end is not None and run.tmin >= end):
+                continue
+            if run.alive is not None or (end is not None and run.tmax >= end):
+                return None
+            if not len(run):
+                continue
+            starts, ends = run.series_bounds()
+            sid = run.points.series[starts]
+            last = run.points.time[ends - 1]
+            keep = np.ones(len(sid), bool) if start is None else last >= start
+            if series is not None:
+                keep &= np.isin(sid, series)
+            ids.append(sid[keep])
+            times.append(last[keep])
+        if not ids:
+            return Points.empty(self.keys, {})
+        return Points(
+            self.keys,
+            np.concatenate(ids).astype(np.int32),
+            np.concatenate(times).astype(np.int64),
+            {},
+            {},
+        )
+
     @property
     def rows(self) -> int:
         return sum(r.live_rows for r in self.runs)

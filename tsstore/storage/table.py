@@ -568,8 +568,10 @@ class Table:
         measures: Sequence[str] | None,
         as_of: object | None,
         filters: Sequence[RowFilter] = (),
+        state: TableState | None = None,
     ) -> _ReadPlan:
-        """Validate a read and capture one consistent state of both tiers for it."""
+        """Validate a read and capture one consistent state of both tiers for it (or read
+        ``state``, captured before by :meth:`state`)."""
         start, end = _parse_range(time_range)
         where_l = {k: [v] if isinstance(v, str) else list(v) for k, v in (where or {}).items()}
         if measures is not None:
@@ -583,11 +585,16 @@ class Table:
         ret = self._entry.retention
         floor = _ns(now - ret.memory - ret.magnetic)
         start = floor if start is None else max(start, floor)
-        self.refresh()
-        with self._publish:
-            snap = self._magnetic.snapshot(as_of) if as_of is not None else self._latest()
-            view = None if as_of is not None else self._memory.view()
-            series = self._memory.registry.select(where_l)
+        if state is not None and as_of is None:
+            snap, view = state.snap, state.view
+            with self._publish:
+                series = self._memory.registry.select(where_l)  # ids only grow: a superset
+        else:
+            self.refresh()
+            with self._publish:
+                snap = self._magnetic.snapshot(as_of) if as_of is not None else self._latest()
+                view = None if as_of is not None else self._memory.view()
+                series = self._memory.registry.select(where_l)
         types = {
             m: t
             for m, t in self._entry.schema.measures.items()
@@ -624,6 +631,7 @@ class Table:
         as_of: object | None = None,
         distinct_dictionaries: bool = True,
         filters: Sequence[RowFilter] = (),
+        state: TableState | None = None,
     ) -> list[ScanPart]:
         """The rows :meth:`scan` returns, split into independent parts (one per magnetic
         partition, one for the memory tier), each a callable returning an Arrow table.
@@ -633,7 +641,7 @@ class Table:
         processes (Dask workers): see :mod:`tsstore.storage.parts`. Arguments as in
         :meth:`scan`.
         """
-        plan = self._read_plan(time_range, where, measures, as_of, filters)
+        plan = self._read_plan(time_range, where, measures, as_of, filters, state)
         dims = self._dims(dimensions)
         types = dict(plan.types)
         snap = plan.snap
@@ -707,6 +715,7 @@ class Table:
         as_of: object | None = None,
         distinct_dictionaries: bool = True,
         filters: Sequence[RowFilter] = (),
+        state: TableState | None = None,
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
         engine's input; :meth:`read` is the sorted, pandas form). The schema metadata
@@ -727,8 +736,11 @@ class Table:
         ``filters`` (:class:`~tsstore.model.schema.RowFilter`, ``measure <op> number``) drop
         rows early: each tier reads the filter's measure first and the other columns only for
         the rows that pass. Nulls never pass.
+
+        ``state`` (from :meth:`state`) reads that state of the table instead of the latest:
+        reads given the same state agree with each other whatever was written in between.
         """
-        plan = self._read_plan(time_range, where, measures, as_of, filters)
+        plan = self._read_plan(time_range, where, measures, as_of, filters, state)
         table = points_to_query_table(
             plan.points(ordered=False),
             self._dims(dimensions),
@@ -741,6 +753,66 @@ class Table:
                 **{f"tsstore.{k}": str(n) for k, n in plan.read_stats.items()},
             }
         )
+
+    def latest_times(
+        self,
+        time_range: tuple[object, object] | None = None,
+        *,
+        where: Mapping[str, Sequence[str] | str] | None = None,
+        dimensions: Sequence[str] | None = None,
+        state: TableState | None = None,
+    ) -> pa.Table:
+        """The newest time of each series with points in ``time_range``: the dimensions (all,
+        or ``dimensions``), ``measure_name`` and ``time``, one row per series, in no order.
+
+        Read from metadata when it can be: the magnetic segments' per-series time bounds and
+        each memory run's last row per series, without decoding a point. Where metadata cannot
+        tell (a memory run with replaced rows, a segment reaching past the range's end) the
+        series' times are scanned. Other arguments as in :meth:`scan`.
+        """
+        plan = self._read_plan(time_range, where, [], None, (), state)
+        newest = self._newest(plan)
+        if newest is None:  # metadata cannot tell: scan the times, keep each series' last
+            pts = plan.points(ordered=True)
+            last = (
+                np.flatnonzero(np.r_[pts.series[1:] != pts.series[:-1], True]) if len(pts) else []
+            )
+            newest = pts.take(np.asarray(last, dtype=np.int64))
+        table = points_to_query_table(newest, self._dims(dimensions), {})
+        if table.num_rows <= 1:
+            return table
+        keys = [c for c in table.column_names if c != "time"]
+        plain = table.cast(
+            pa.schema([pa.field(k, pa.string()) for k in keys] + [table.schema.field("time")])
+        )
+        return (
+            plain.group_by(keys, use_threads=False)
+            .aggregate([("time", "max")])
+            .rename_columns([*keys, "time"])
+        )
+
+    def _newest(self, plan: _ReadPlan) -> Points | None:
+        """Each series' newest time in ``plan``'s range from both tiers' metadata (a row per
+        tier part and series), or None where metadata cannot tell."""
+        start, end = plan.start, plan.end
+        parts = []
+        if start is None or start < plan.snap.watermark or plan.view is None:
+            mag = plan.snap.newest(time_range=(start, end), where=plan.where or None)
+            if mag is None:
+                return None
+            parts.append(mag)
+        if plan.view is not None:
+            w = plan.snap.watermark
+            mem = plan.view.newest((w if start is None else max(start, w), end), plan.series)
+            if mem is None:
+                return None
+            parts.append(mem)
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            keys = plan.view.keys if plan.view is not None else pd.DataFrame()
+            return Points.empty(keys, {})
+        keys = parts[0].keys if len(parts) == 1 else plan.view.keys
+        return Points.concat([p.remap(keys) if p.keys is not keys else p for p in parts])
 
     def _dims(self, dimensions: Sequence[str] | None) -> list[str]:
         dims = self._entry.schema.dimensions
@@ -838,6 +910,13 @@ class Table:
             "bytes_stored_memory": view.nbytes,
             "bytes_stored_magnetic": mag_bytes,
         }
+
+    def state(self) -> TableState:
+        """The table's current state (both tiers, captured together), for reads that must
+        agree: a query reading the table more than once passes it to each :meth:`scan`."""
+        self.refresh()
+        with self._publish:
+            return TableState(self._latest(), self._memory.view())
 
     def extent(self) -> tuple[int | None, int | None, int]:
         """Bounds of the stored times and the number of rows stored, from metadata only.
@@ -1094,6 +1173,15 @@ def _overlaps_runs(view: Any, start: int | None, end: int | None) -> bool:
         (start is None or run.tmax >= start) and (end is None or run.tmin < end)
         for run in view.runs
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TableState:
+    """One consistent state of a table's two tiers (see :meth:`Table.state`): immutable, so
+    holding it costs nothing but keeping that state's data alive."""
+
+    snap: MagneticSnapshot
+    view: MemoryView
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,84 @@
+"""The newest time of each series, from metadata: ``SELECT hostname, max(time) ... GROUP BY``.
+
+"When did each device last report" reads, for every series, one number the store keeps
+already: the magnetic segments index each series' time bounds, and each memory run's rows are
+sorted by series and time. :func:`newest_only` recognises a SELECT that needs nothing else of
+its one table: every aggregate is ``max(time)``, every other column it names is a series key
+(a dimension or ``measure_name``), and its WHERE is a conjunction of conditions on keys and
+*lower* bounds on ``time`` (``time > ago(1h)``). The engine then runs the same SQL over
+``Table.latest_times`` (one row per series: its keys and newest time in the scan's range)
+instead of the table's rows. The answer is the same: the max of a group's times is the max
+of its series' newest times, and the WHERE, run again over that table, keeps exactly the
+series it kept before (a series' newest time passes a lower bound when any of its times
+does). An upper bound on ``time`` is not allowed: the scan's range is widened by a
+microsecond at each end, and a series' newest time in the widened range could fall past the
+exact bound while older times of the series do not.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+__all__ = ["newest_only"]
+
+_LOWER = {exp.GT: "lower", exp.GTE: "lower", exp.LT: "upper", exp.LTE: "upper"}
+
+
+def newest_only(select: exp.Expression, keys: set[str]) -> bool:
+    """True when ``select`` (one table, columns ``keys`` its series keys) reads nothing of
+    its table but each series' newest time (see the module docstring)."""
+    if not isinstance(select, exp.Select) or select.args.get("joins"):
+        return False
+    if select.args.get("distinct") or any(
+        select.find(kind) is not None for kind in (exp.Window, exp.Subquery, exp.Star)
+    ):
+        return False
+    if len(list(select.find_all(exp.Select))) > 1 or len(list(select.find_all(exp.Table))) != 1:
+        return False
+    group = select.args.get("group")
+    if group is not None and any(group.args.get(k) for k in ("rollup", "cube", "grouping_sets")):
+        return False
+    aggregates = list(select.find_all(exp.AggFunc))
+    if not aggregates or not all(_max_time(a) for a in aggregates):
+        return False
+    aliases = {e.alias for e in select.expressions if e.alias}
+    for col in select.find_all(exp.Column):
+        if col.find_ancestor(exp.AggFunc, exp.Where) is not None:
+            continue  # the time inside max(time); the WHERE is checked below
+        if col.name in keys:
+            continue
+        if col.name in aliases and col.find_ancestor(exp.Order, exp.Having) is not None:
+            continue
+        return False
+    where = select.args.get("where")
+    return where is None or all(_allowed(c, keys) for c in _conjuncts(where.this))
+
+
+def _max_time(agg: exp.Expression) -> bool:
+    return (
+        isinstance(agg, exp.Max)
+        and isinstance(agg.this, exp.Column)
+        and agg.this.name == "time"
+        and not agg.expressions
+    )
+
+
+def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    node = node.unnest()
+    return list(node.flatten()) if isinstance(node, exp.And) else [node]
+
+
+def _allowed(cond: exp.Expression, keys: set[str]) -> bool:
+    """A condition on series keys only, or a lower bound of ``time`` by a constant."""
+    cond = cond.unnest()
+    columns = list(cond.find_all(exp.Column))
+    if columns and all(c.name in keys for c in columns):
+        return not any(cond.find(kind) is not None for kind in (exp.AggFunc, exp.Subquery))
+    if type(cond) not in _LOWER or len(columns) != 1 or columns[0].name != "time":
+        return False
+    left, right = cond.this, cond.expression
+    side = _LOWER[type(cond)]
+    if right is columns[0]:  # const < time: the flipped comparison
+        side = "lower" if side == "upper" else "upper"
+        left = right
+    return side == "lower" and left is columns[0]
