@@ -622,14 +622,18 @@ class MagneticSnapshot:
             if where is None
             else {str(k): ([v] if isinstance(v, str) else list(v)) for k, v in where.items()}
         )
-        segments = [
+        segments = self._segment_paths(start, end)
+        return self._read_segments(segments, (start, end), where_l, measures, filters)
+
+    def _segment_paths(self, start: int | None, end: int | None) -> list[str]:
+        """The segments that may hold points in ``[start, end)``, oldest partition first."""
+        return [
             seg["path"]
             for _key, entry in _sorted_partitions(self._manifest)
             if _overlaps(int(entry["start"]), int(entry["end"]) - 1, start, end)
             for seg in entry["segments"]
             if _overlaps(int(seg["tmin"]), int(seg["tmax"]), start, end)
         ]
-        return self._read_segments(segments, (start, end), where_l, measures, filters)
 
     def newest(
         self,
@@ -641,13 +645,7 @@ class MagneticSnapshot:
         the segments' indexes alone (one row per segment and series; no measure). None when
         the indexes cannot tell: a series of a segment reaching past ``end``."""
         start, end = (_to_ns(v, "time_range") for v in time_range)
-        paths = [
-            seg["path"]
-            for _key, entry in _sorted_partitions(self._manifest)
-            if _overlaps(int(entry["start"]), int(entry["end"]) - 1, start, end)
-            for seg in entry["segments"]
-            if _overlaps(int(seg["tmin"]), int(seg["tmax"]), start, end)
-        ]
+        paths = self._segment_paths(start, end)
 
         async def indexes() -> list[SegmentIndex]:
             return list(await asyncio.gather(*(self._cache.get(self._store, p) for p in paths)))

@@ -807,12 +807,7 @@ class Table:
             if mem is None:
                 return None
             parts.append(mem)
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            keys = plan.view.keys if plan.view is not None else pd.DataFrame()
-            return Points.empty(keys, {})
-        keys = parts[0].keys if len(parts) == 1 else plan.view.keys
-        return Points.concat([p.remap(keys) if p.keys is not keys else p for p in parts])
+        return _join_tiers(parts, plan.view, {})
 
     def _dims(self, dimensions: Sequence[str] | None) -> list[str]:
         dims = self._entry.schema.dimensions
@@ -1175,6 +1170,17 @@ def _overlaps_runs(view: Any, start: int | None, end: int | None) -> bool:
     )
 
 
+def _join_tiers(parts: list[Points], view: MemoryView | None, types: dict[str, Any]) -> Points:
+    """The points of both tiers' reads as one, keyed by the memory tier's series keys."""
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        keys = view.keys if view is not None else pd.DataFrame()
+        return Points.empty(keys, types)
+    # One tier only (the common case): its rows keep their own series keys, no re-keying.
+    keys = parts[0].keys if len(parts) == 1 or view is None else view.keys
+    return Points.concat([p.remap(keys) if p.keys is not keys else p for p in parts])
+
+
 @dataclass(frozen=True, slots=True)
 class TableState:
     """One consistent state of a table's two tiers (see :meth:`Table.state`): immutable, so
@@ -1249,10 +1255,4 @@ class _ReadPlan:
             self.rows_read["memory"] += len(mem)
             stats["bytes_memory"] = stats.get("bytes_memory", 0) + mem.nbytes
             parts.append(mem)
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            keys = self.view.keys if self.view is not None else pd.DataFrame()
-            return Points.empty(keys, dict(self.types))
-        # One tier only (the common case): its rows keep their own series keys, no re-keying.
-        keys = parts[0].keys if len(parts) == 1 else self.view.keys
-        return Points.concat([p.remap(keys) if p.keys is not keys else p for p in parts])
+        return _join_tiers(parts, self.view, dict(self.types))
