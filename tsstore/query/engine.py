@@ -1285,12 +1285,9 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     Flat results without those pay nothing more than a scan of the schema.
     """
     df = table.to_pandas()
-    for name in df.columns:
-        col = df[name]
-        if pd.api.types.is_datetime64_dtype(col.dtype) and not isinstance(
-            col.dtype, pd.DatetimeTZDtype
-        ):
-            df[name] = col.dt.tz_localize("UTC")
+    for i, dtype in enumerate(df.dtypes):  # the dtypes alone: no column is boxed to look
+        if pd.api.types.is_datetime64_dtype(dtype) and not isinstance(dtype, pd.DatetimeTZDtype):
+            df.isetitem(i, df.iloc[:, i].dt.tz_localize("UTC"))
     for i, fld in enumerate(table.schema):
         kind = fld.type
         if pa.types.is_integer(kind):
