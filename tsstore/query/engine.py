@@ -46,7 +46,7 @@ from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_sta
 from tsstore.query.distributed import DaskQuery, ScanInput, TablePart, active_client
 from tsstore.query.latest import newest_only
 from tsstore.query.planner import Stages, split
-from tsstore.query.timelimit import TimeLimit, ranges, time_limit
+from tsstore.query.timelimit import TRUNC_NS, TimeLimit, ranges, time_limit
 from tsstore.query.translate import integer_divisions, to_duckdb_sql
 from tsstore.storage.parts import ArrowPart, MagneticPart, ScanPart
 
@@ -343,14 +343,7 @@ class QueryEngine:
             raise QueryError("lazy=True answers queries, not SHOW or DESCRIBE")
         stats = QueryStats()
         ast, scans, resolved, now, derived = self._plan(stmt.ast, params, stats)
-        scans, extra = self._derive(
-            derived,
-            scans,
-            resolved,
-            as_of,
-            stats,
-            lambda d, cut: self._run_dask(d.ast, cut, resolved, now, as_of, stats),
-        )
+        scans, extra = self._derive_dask(derived, scans, resolved, now, as_of, stats)
         query, meta = self._dask_query(ast, scans, resolved, now, as_of, stats, extra)
         if meta is None:
             tables = {i.alias: i.empty for i in query.scans}
@@ -645,14 +638,7 @@ class QueryEngine:
     ) -> pa.Table:
         if distributed or (distributed is None and active_client() is not None):
             ast, scans, resolved, now, derived = self._plan(ast, params, stats)
-            scans, extra = self._derive(
-                derived,
-                scans,
-                resolved,
-                as_of,
-                stats,
-                lambda d, cut: self._run_dask(d.ast, cut, resolved, now, as_of, stats),
-            )
+            scans, extra = self._derive_dask(derived, scans, resolved, now, as_of, stats)
             limit = _time_limit(ast, scans, resolved)
             return self._limited(
                 limit,
@@ -681,6 +667,25 @@ class QueryEngine:
                 stats,
                 lambda cut: self._run_single(cut, resolved, sql, as_of, stats, advance, extra),
             )
+
+    def _derive_dask(
+        self,
+        derived: list[_Derived],
+        scans: list[ScanPlan],
+        resolved: dict[str, Table],
+        now: pd.Timestamp,
+        as_of: object | None,
+        stats: QueryStats,
+    ) -> tuple[list[ScanPlan], dict[str, pa.Table]]:
+        """:meth:`_derive`, each derived table run by the Dask plan."""
+        return self._derive(
+            derived,
+            scans,
+            resolved,
+            as_of,
+            stats,
+            lambda d, cut: self._run_dask(d.ast, cut, resolved, now, as_of, stats),
+        )
 
     def _derive(
         self,
@@ -1193,15 +1198,7 @@ def _allowed_values(node: exp.Expression, keys: set[str]) -> tuple[str, set[str]
     return None
 
 
-_UNIT_NS = {
-    "NANOSECOND": 1,
-    "MICROSECOND": 1_000,
-    "MILLISECOND": 1_000_000,
-    "SECOND": 10**9,
-    "MINUTE": 60 * 10**9,
-    "HOUR": 3600 * 10**9,
-    "DAY": 86400 * 10**9,
-}
+_UNIT_NS = {"NANOSECOND": 1, **TRUNC_NS}
 
 
 def _time_constant(node: exp.Expression, now: pd.Timestamp) -> pd.Timestamp | None:

@@ -33,10 +33,10 @@ from sqlglot import exp
 from tsstore.query.planner import _aggregates, _resolve_key, _simple_select, _unalias
 from tsstore.query.translate import _fixed_ns
 
-__all__ = ["TimeLimit", "ranges", "time_limit"]
+__all__ = ["TRUNC_NS", "TimeLimit", "ranges", "time_limit"]
 
 #: Fixed-width units of ``date_trunc`` (epoch-aligned in UTC, the kernel's session zone).
-_TRUNC_NS = {
+TRUNC_NS = {
     "MICROSECOND": 1_000,
     "MILLISECOND": 1_000_000,
     "SECOND": 10**9,
@@ -103,7 +103,7 @@ def _width(node: exp.Expression) -> int | None:
         return _fixed_ns(duration) if _width(ts) == 1 else None
     if isinstance(node, exp.TimestampTrunc | exp.DateTrunc) and _width(node.this) == 1:
         unit = node.args.get("unit")
-        return _TRUNC_NS.get(unit.name.upper()) if isinstance(unit, exp.Var) else None
+        return TRUNC_NS.get(unit.name.upper()) if isinstance(unit, exp.Var) else None
     return None
 
 
