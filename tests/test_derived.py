@@ -191,6 +191,22 @@ def test_derived_results_equal_a_whole_scan(client, fleet, sql, distributed):
     assert_results_equal(got, want, ordered=False)
 
 
+def test_only_the_joined_table_is_narrowed(client, fleet):
+    # a subquery of the WHERE reads another table as "c": its scan is not narrowed
+    old = fleet[fleet.time < NOW - pd.Timedelta("9h")]
+    other = client.database(DB).create_table("old_metrics")
+    other.write(old, dimensions=["device_id", "factory"])
+    sql = (
+        "SELECT c.device_id, c.time FROM machine_metrics c JOIN (SELECT device_id, max(time) "
+        "AS t FROM machine_metrics GROUP BY 1) m ON c.device_id = m.device_id AND c.time = m.t "
+        "WHERE c.temperature >= (SELECT min(temperature) FROM old_metrics c)"
+    )
+    got = client.query(sql)
+    want = duckdb_reference({"machine_metrics": fleet, "old_metrics": old}, sql, NOW)
+    assert_results_equal(got, want, ordered=False)
+    assert len(got) > 0
+
+
 def test_a_derived_table_with_no_rows_leaves_nothing_to_join(client):
     sql = (
         "SELECT count(*) AS n FROM machine_metrics c JOIN (SELECT device_id, max(time) AS t "

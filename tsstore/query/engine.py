@@ -455,8 +455,9 @@ class QueryEngine:
                 shared[key] = scan
                 scope_of[alias_name] = key[0]
             if key[0] is None:
-                outer[alias] = scan.alias
                 reads[scan.alias] = reads.get(scan.alias, 0) + 1
+                if isinstance(node.parent, exp.From | exp.Join) and node.parent.parent is ast:
+                    outer[alias] = scan.alias  # a source of the top-level SELECT
             node.replace(
                 exp.Table(
                     this=exp.to_identifier(scan.alias),
