@@ -64,6 +64,7 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
     "chdb",
     "dask",
     "sqlglot",
+    "sqlglotc",
     "scikit-learn",
 )
 

@@ -38,6 +38,7 @@ import pandas as pd
 from sqlglot import exp
 from sqlglot.dialects.trino import Trino
 from sqlglot.errors import ErrorLevel, ParseError, TokenError
+from sqlglot.parser import Parser
 from sqlglot.tokens import Token, TokenType
 
 from tsstore.errors import QueryError
@@ -304,7 +305,8 @@ class Timestream(Trino):
             try:
                 tokens = super().tokenize(sql)
             except TokenError as e:
-                cause = e.__cause__
+                # the cause: chained `from` it, or (sqlglotc, compiled) only as its context
+                cause = e.__cause__ or e.__context__
                 description = str(cause) if cause is not None else str(e)
                 if description.startswith("Missing "):
                     delimiter = description.split()[1]
@@ -312,22 +314,6 @@ class Timestream(Trino):
                 offset = getattr(self._core, "_start", 0)
                 raise _TimestreamTokenError(description, int(offset)) from e
             return _rewrite_tokens(tokens, sql)
-
-    class Parser(Trino.Parser):
-        """Trino's parser; errors at the end of the input point just past the last token."""
-
-        def raise_error(self, message: str, token: Token | None = None) -> None:
-            """Record or raise a parse error (see :meth:`sqlglot.parser.Parser.raise_error`)."""
-            if not token and not self._curr and self._prev:
-                # Out of tokens: say so, and point after the last one rather than at it.
-                end = self._prev.end + 1
-                token = Token(TokenType.STRING, "", line=self._prev.line, start=end, end=end)
-                message = message.split(" but got <Token", 1)[0]
-                message = f"{message}, but the query ends"
-            if token:
-                super().raise_error(message, token)
-            else:
-                super().raise_error(message)
 
 
 _DIALECT: Final = Timestream()
@@ -516,12 +502,19 @@ def _parse_describe(words: _Words) -> Describe:
     return Describe(database, table)
 
 
-def _parse_error(sql: str, error: ParseError) -> QuerySyntaxError:
+def _parse_error(sql: str, error: ParseError, parser: Parser) -> QuerySyntaxError:
     info = error.errors[0] if error.errors else {}
     # The parser runs with a context as long as the SQL, so the text before the highlighted
     # token is all of the SQL before it: its length is the token's offset.
     offset = len(info.get("start_context") or "")
     description = str(info.get("description") or error)
+    last = parser._prev
+    if not parser._curr and last and offset == last.start:
+        # Out of tokens, sqlglot points at the last one: say so, and point just past it.
+        # (Read from the parser's state rather than by overriding `raise_error`: sqlglotc's
+        # compiled Parser cannot be subclassed.)
+        offset = last.end + 1
+        description = f"{description.split(' but got <Token', 1)[0]}, but the query ends"
     if description.startswith("Required keyword:") and " missing for " in description:
         # "Required keyword: 'expression' missing for <class '...Mod'>": an incomplete node.
         name = description.rsplit(".", 1)[-1].split("'", 1)[0]
@@ -596,7 +589,7 @@ def parse_statement(sql: str) -> Statement:
     try:
         trees = [t for t in parser.parse(tokens, sql) if t is not None]
     except ParseError as e:
-        raise _parse_error(sql, e) from None
+        raise _parse_error(sql, e, parser) from None
     except _TimestreamTokenError as e:  # pragma: no cover - defensive
         raise _syntax_error(sql, e.offset, e.description) from None
     if len(trees) != 1:  # pragma: no cover - one statement's tokens give one tree
