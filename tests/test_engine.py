@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 import tsstore
 from tsstore.errors import QueryError
 from tsstore.query.dialect import parse_statement
+from tsstore.query.engine import STRING_DTYPE
 from tsstore.simulate import factory_fleet
 from tsstore.testing import assert_results_equal, duckdb_reference
 
@@ -138,6 +139,22 @@ def test_dimension_filters_are_pushed_down(client, fleet):
 def test_results_carry_utc_timestamps(client):
     df = client.query("SELECT time FROM machine_metrics LIMIT 3")
     assert str(df["time"].dtype) == "datetime64[ns, UTC]"
+
+
+def test_results_carry_strings_as_str_and_write_back(tmp_path, client, fleet):
+    df = client.query(
+        "SELECT device_id, factory, measure_name, time, temperature FROM machine_metrics "
+        "WHERE time >= ago(1h)"
+    )
+    # pandas' `str` (Arrow-backed; the default in pandas 3); the missing measure_name is NaN
+    assert df["device_id"].dtype == df["measure_name"].dtype == STRING_DTYPE
+    assert df["measure_name"].isna().all() and df["device_id"].notna().all()
+    # a result is a frame that writes back as it is
+    with tsstore.connect(tmp_path, clock=lambda: NOW, lifecycle_interval=None) as c:
+        t = c.create_database("copy").create_table("metrics")
+        t.write(df.drop(columns="measure_name"), dimensions=["device_id", "factory"])
+        back = c.query("SELECT device_id, factory, time, temperature FROM copy.metrics")
+    assert_results_equal(back, df.drop(columns="measure_name"), ordered=False)
 
 
 def test_params_are_bound_as_literals(client, fleet):

@@ -30,7 +30,7 @@ import pandas as pd
 
 from tsstore.errors import ValidationError
 
-__all__ = ["KINDS", "chart", "offline", "shade_events", "time_column"]
+__all__ = ["KINDS", "chart", "is_label", "offline", "shade_events", "time_column"]
 
 #: Chart kinds accepted by :func:`chart` (hvplot's names).
 KINDS = ("line", "scatter", "step", "area", "bar", "barh", "heatmap", "hist", "box", "table")
@@ -65,6 +65,14 @@ def offline() -> None:
 
         Viewable._preprocessing_hooks.append(inline_stylesheets)
     import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
+
+
+def is_label(dtype: object) -> bool:
+    """Whether a column of ``dtype`` holds labels (series names, dimension values): strings as
+    ``object`` or ``str`` (query results), or categories."""
+    return pd.api.types.is_object_dtype(dtype) or isinstance(
+        dtype, pd.StringDtype | pd.CategoricalDtype
+    )
 
 
 def time_column(df: pd.DataFrame) -> str | None:
@@ -136,15 +144,7 @@ def chart(
     if missing:
         raise ValidationError(f"y columns {missing} are not in the frame: {list(df.columns)}")
     if by is None and len(ys) == 1:
-        keys = [
-            str(c)
-            for c in df.columns
-            if c not in (x, *ys)
-            and (
-                pd.api.types.is_object_dtype(df[c].dtype)
-                or isinstance(df[c].dtype, pd.CategoricalDtype)
-            )
-        ]
+        keys = [str(c) for c in df.columns if c not in (x, *ys) and is_label(df[c].dtype)]
         by = keys or None
     if kind == "heatmap":  # time x series, colour = the value
         rows = [by] if isinstance(by, str) else list(by or [])

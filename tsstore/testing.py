@@ -135,7 +135,8 @@ def duckdb_reference(
 
 def assert_results_equal(got: pd.DataFrame, want: pd.DataFrame, *, ordered: bool) -> None:
     """Equal query results: same columns and rows (in order when ``ordered``), floats within
-    1e-9 relative, everything else equal as text."""
+    1e-9 relative, everything else equal as text (a missing value is missing whether None or
+    NaN: ``str`` columns hold NaN)."""
     assert list(got.columns) == list(want.columns), (list(got.columns), list(want.columns))
     assert len(got) == len(want), (len(got), len(want))
     if not ordered:
@@ -151,7 +152,12 @@ def assert_results_equal(got: pd.DataFrame, want: pd.DataFrame, *, ordered: bool
                 equal_nan=True,
             )
         else:
-            assert a.astype(str).tolist() == b.astype(str).tolist(), c
+            assert _text(a) == _text(b), c
+
+
+def _text(s: pd.Series) -> list[str]:
+    """Values as text, every missing value (None, NaN of a ``str`` column, NA) as ``'None'``."""
+    return s.astype(object).where(s.notna(), None).astype(str).tolist()
 
 
 def frame_rows(

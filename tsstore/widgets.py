@@ -55,7 +55,7 @@ except ImportError as e:  # pragma: no cover - depends on the installed extras
 from tsstore.client import Client
 from tsstore.errors import NotFoundError, QueryError, TsstoreError, ValidationError
 from tsstore.model.durations import format_duration, parse_duration
-from tsstore.plot import chart, offline, time_column
+from tsstore.plot import chart, is_label, offline, time_column
 from tsstore.query.dialect import Select, bind_params, parse_statement
 from tsstore.storage.table import Table
 
@@ -1201,7 +1201,7 @@ class Monitor(_View):
             raise ValidationError(f"the query's result has no time column: {list(data.columns)}")
         if tcol != "time":
             data = data.rename(columns={tcol: "time"})
-        by = self.by or next((str(c) for c in data.columns if data[c].dtype == object), None)
+        by = self.by or next((str(c) for c in data.columns if is_label(data[c].dtype)), None)
         if by is None or by not in data.columns:
             raise ValidationError(
                 f"the query's result has no series column {by!r}: {list(data.columns)}; "

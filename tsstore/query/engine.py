@@ -29,9 +29,10 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from sqlglot import exp
@@ -1273,6 +1274,13 @@ def _referenced(named: set[str] | None, columns: list[str]) -> list[str] | None:
     return None if named is None else [m for m in columns if m in named]
 
 
+#: Strings come back as pandas' ``str`` dtype (Arrow-backed; the default in pandas 3): the
+#: values stay in Arrow's buffers, where ``object`` would build a Python str per value (80 ms
+#: for the 4M dimension values of a 410,000-row ``SELECT *``, against 10 ms).
+STRING_DTYPE: Final = pd.StringDtype("pyarrow", na_value=np.nan)
+_STRING_TYPES: Final = {pa.string(): STRING_DTYPE, pa.large_string(): STRING_DTYPE}
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     """The kernel's Arrow result as pandas: timestamps tz-aware UTC, nullable where null.
 
@@ -1282,7 +1290,8 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
     nested in lists and structs (a timeseries) are tz-aware ``pd.Timestamp`` (not integers).
     Flat results without those pay nothing more than a scan of the schema.
     """
-    df = table.to_pandas()
+    strings = any(f.type in _STRING_TYPES for f in table.schema)  # a mapper costs 0.1 ms
+    df = table.to_pandas(types_mapper=_STRING_TYPES.get if strings else None)
     for i, dtype in enumerate(df.dtypes):  # the dtypes alone: no column is boxed to look
         if pd.api.types.is_datetime64_dtype(dtype) and not isinstance(dtype, pd.DatetimeTZDtype):
             df.isetitem(i, df.iloc[:, i].dt.tz_localize("UTC"))
@@ -1307,8 +1316,6 @@ _DAY_NS = 86_400_000_000_000
 def _interval_to_timedelta(column: pa.ChunkedArray) -> pd.Series | None:
     """A month_day_nano interval column as ``timedelta64[ns]`` (a day is 24 h); None when a
     value has months (no fixed length)."""
-    import numpy as np
-
     layout = np.dtype([("months", "<i4"), ("days", "<i4"), ("nanos", "<i8")])
     parts = []
     for chunk in column.chunks:
@@ -1372,8 +1379,6 @@ def _nested_timestamps(value: Any, kind: pa.DataType) -> Any:
 
 
 def _object_array(items: list[Any]) -> Any:
-    import numpy as np
-
     out = np.empty(len(items), dtype=object)
     out[:] = items
     return out
