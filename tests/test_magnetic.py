@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import uuid
@@ -139,6 +140,31 @@ def test_round_trip_mixed_types(url: str) -> None:
     }
     assert model(out) == model(pts)
     assert len(out.keys) == len(pts.keys)
+
+
+def test_reads_run_on_the_calling_threads_loop_or_zarrs(url: str) -> None:
+    """Reads run on an event loop of the calling thread (no hand-off to Zarr's loop thread);
+    a thread already running a loop (a notebook kernel's) hands them to Zarr's loop."""
+    tier = open_tier(url, chunk_points=4)
+    pts = mixed_points()
+    tier.write(pts, watermark=T0 + HOUR, kind="migrate", batch_id="b1")
+    want = model(pts)
+    assert model(tier.snapshot().read()) == want
+
+    async def inside_a_running_loop() -> dict:
+        return model(tier.snapshot().read())
+
+    assert asyncio.run(inside_a_running_loop()) == want
+    results: list[dict] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(model(tier.snapshot().read())))
+        for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [want] * 4
 
 
 def test_round_trip_without_versions_has_no_version(url: str) -> None:

@@ -53,6 +53,7 @@ from tsstore.storage.encoding import (
     ranges,
     read_segment,
     run,
+    run_here,
     select_series,
     write_segment,
 )
@@ -651,7 +652,7 @@ class MagneticSnapshot:
             return list(await asyncio.gather(*(self._cache.get(self._store, p) for p in paths)))
 
         try:
-            found = run(indexes()) if paths else []
+            found = run_here(indexes()) if paths else []
         except icechunk.IcechunkError as exc:
             raise StorageError(f"cannot read snapshot {self.id} of {self._where}: {exc}") from exc
         parts = []
@@ -701,7 +702,7 @@ class MagneticSnapshot:
             return list(await asyncio.gather(*(one(p) for p in paths)))
 
         try:
-            results = run(read_all())
+            results = run_here(read_all())
         except icechunk.IcechunkError as exc:
             raise StorageError(f"cannot read snapshot {self.id} of {self._where}: {exc}") from exc
         types: dict[str, MeasureType] = {}
