@@ -383,3 +383,74 @@ def test_reads_say_which_measures_hold_no_null():
     assert got.take(np.array([0])).nonnull == frozenset({"n"})
     both = Points.concat([got, got.with_types({"m": MeasureType.DOUBLE})], keys=got.keys)
     assert both.nonnull == frozenset({"n"})  # the added all-null "m" is not in it
+
+
+def _table_rows(table, types) -> Counter:
+    """A query table's rows as comparable tuples (key values, time, measures; None = null)."""
+    out = Counter()
+    keys = [c for c in table.column_names if c not in types and c != "time"]
+    for rec in table.to_pylist():  # dictionaries decoded: values, not codes
+        key = tuple((c, rec[c]) for c in sorted(keys) if rec[c] is not None)
+        vals = tuple(None if v != v else v for v in (rec[m] for m in sorted(types)))
+        out[(key, rec["time"], vals)] += 1
+    return out
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches(), st.sampled_from([1 << 22, 8]), st.data())
+def test_read_table_holds_read_rows(bs, max_merge_rows, data):
+    """The query engine's table of a read (slices of the runs where they pay, else gathered
+    rows) holds exactly the rows of :meth:`MemoryView.read`, over runs with replaced rows,
+    nulls, several measure types, time ranges, series and row filters."""
+    from tsstore.model.schema import RowFilter
+    from tsstore.storage.codec import points_to_query_table
+
+    tier = MemoryTier()
+    tier.MAX_MERGE_ROWS = max_merge_rows  # a small cap leaves several runs
+    for b in bs:
+        write(tier, b)
+    view = tier.view()
+    start = data.draw(st.none() | st.integers(-5, 40))
+    end = data.draw(st.none() | st.integers(-5, 40))
+    ids = data.draw(st.none() | st.lists(st.integers(0, 6), max_size=4, unique=True))
+    ids = None if ids is None else np.array(sorted(ids), dtype=np.int32)
+    measures = data.draw(st.sampled_from([None, ["x"], ["x", "n"]]))
+    filters = data.draw(st.sampled_from([(), (RowFilter("x", ">", 0.5),)]))
+    types = view._types(measures)
+    dims = sorted(c for c in view.keys.columns if c != MEASURE_NAME)
+    want = view.read(time_range=(start, end), series=ids, measures=measures, filters=filters)
+    got, rows, _ = view.read_table(
+        dimensions=dims, types=types, time_range=(start, end), series=ids, filters=filters
+    )
+    assert rows == len(want)
+    if got is None:
+        assert len(want) == 0
+        return
+    expect = points_to_query_table(want, dims, types, distinct_dictionaries=False)
+    assert got.schema.names == expect.schema.names
+    assert _table_rows(got, types) == _table_rows(expect, types)
+
+
+def test_read_table_slices_the_runs_without_copying():
+    """Whole series' time ranges of non-null numbers are slices of the run's own arrays; many
+    short slices (each a batch DuckDB pays for) are gathered."""
+    tier = MemoryTier()
+    n = 100_000
+    keys = keys_frame({"d": ["a", "b", "c"], MEASURE_NAME: "m"})
+    series = np.repeat(np.arange(3, dtype=np.int32), n)
+    time = np.tile(np.arange(n, dtype=np.int64), 3)
+    write(tier, Points(keys, series, time, {"x": time * 0.5}, {"x": MeasureType.DOUBLE}))
+    view = tier.view()
+    (run,) = view.runs
+    types = {"x": MeasureType.DOUBLE}
+    got, rows, nbytes = view.read_table(dimensions=["d"], types=types, time_range=(100, 90_100))
+    assert rows == 3 * 90_000 and nbytes == rows * (4 + 8 + 8)
+    chunks = got.column("x").chunks
+    assert len(chunks) == 3  # one batch per series' range
+    x = run.points.columns["x"]
+    first = np.flatnonzero(run.points.series == 0)[0] + 100
+    assert chunks[0].buffers()[1].address + chunks[0].offset * 8 == x[first:].ctypes.data
+    # two rows of each series: three 2-row batches cost more than copying six rows
+    got, rows, _ = view.read_table(dimensions=["d"], types=types, time_range=(100, 102))
+    assert rows == 6 and got.column("x").num_chunks == 1
+    assert got.column("x").to_pylist() == [50.0, 50.5] * 3

@@ -240,11 +240,36 @@ def _concat(tables: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables(plain, promote_options="permissive")
 
 
+def table_bytes(table: pa.Table) -> int:
+    """The bytes of a scan's table: fixed-width values and dictionary indices by their width,
+    each column's dictionary once. ``pa.Table.nbytes`` walks every chunk and counts a
+    dictionary per chunk: 30 ms and 4x the bytes on a scan of 1000 slices of a memory run."""
+    n = 0
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_dictionary(kind):
+            n += table.num_rows * kind.index_type.bit_width // 8
+            n += column.chunk(0).dictionary.nbytes if column.num_chunks else 0
+        elif column.num_chunks > 1 and _bit_width(kind) >= 8:  # fixed width: no walk
+            n += table.num_rows * _bit_width(kind) // 8
+        else:
+            n += column.nbytes
+    return n
+
+
+def _bit_width(kind: pa.DataType) -> int:
+    try:
+        return kind.bit_width
+    except ValueError:  # variable width (strings, lists)
+        return 0
+
+
 def _count(part: Any, data: pa.Table) -> Counts:
     tier = getattr(part, "tier", "memory") or "memory"
     if isinstance(part, TablePart):
         return {}
-    counts = {f"rows_{tier}": data.num_rows, "bytes": data.nbytes, f"bytes_{tier}": data.nbytes}
+    nbytes = table_bytes(data)
+    counts = {f"rows_{tier}": data.num_rows, "bytes": nbytes, f"bytes_{tier}": nbytes}
     if tier == "magnetic":
         counts["partitions"] = 1
     return counts

@@ -44,7 +44,13 @@ from tsstore.model.schema import MeasureType, RowFilter
 from tsstore.query import kernel, progress
 from tsstore.query.derived import allowed, derived_joins
 from tsstore.query.dialect import Describe, Select, Show, bind_params, parse_statement
-from tsstore.query.distributed import DaskQuery, ScanInput, TablePart, active_client
+from tsstore.query.distributed import (
+    DaskQuery,
+    ScanInput,
+    TablePart,
+    active_client,
+    table_bytes,
+)
 from tsstore.query.latest import newest_only
 from tsstore.query.planner import Stages, split
 from tsstore.query.timelimit import TRUNC_NS, TimeLimit, ranges, time_limit
@@ -775,7 +781,7 @@ class QueryEngine:
         for scan in scans:
             data = scan.read(resolved[scan.alias], as_of)
             stats.rows_scanned += data.num_rows
-            stats.bytes_scanned += data.nbytes
+            stats.bytes_scanned += table_bytes(data)
             meta = data.schema.metadata or {}
             stats.rows_scanned_memory += int(meta.get(b"tsstore.rows_memory", 0))
             stats.rows_scanned_magnetic += int(meta.get(b"tsstore.rows_magnetic", 0))

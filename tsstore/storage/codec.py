@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -183,3 +184,22 @@ def points_to_query_table(
         else:
             cols[name] = _measure_column(empty_column(mtype, n), mtype)
     return pa.table(cols)
+
+
+def concat_query_tables(tables: Sequence[pa.Table]) -> pa.Table:
+    """Query tables of one scan (see :func:`points_to_query_table`) as one, without copying:
+    each part keeps its own key dictionaries. A key column that is dictionary-encoded in one
+    part and plain (all null) in another is decoded to plain strings in all of them."""
+    if len(tables) == 1:
+        return tables[0]
+    first = tables[0].schema
+    if all(t.schema.equals(first) for t in tables[1:]):
+        return pa.concat_tables(tables)
+    mixed = {f.name for t in tables[1:] for f in t.schema if f.type != first.field(f.name).type}
+    out = list(tables)
+    for name in mixed:
+        out = [
+            t.set_column(t.schema.get_field_index(name), name, t.column(name).cast(pa.string()))
+            for t in out
+        ]
+    return pa.concat_tables(out)

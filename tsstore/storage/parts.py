@@ -71,13 +71,18 @@ class MemoryPart(ScanPart):
         dimensions: list[str],
         types: dict[str, MeasureType],
         distinct_dictionaries: bool = True,
+        table: Any = None,
     ) -> None:
         self._read = read  # () -> Points, bound to the scan's consistent view
         self.dimensions = dimensions
         self.types = types
         self.distinct = distinct_dictionaries
+        # () -> pa.Table, the kernel's table straight from the runs (no copy where it can)
+        self._table = table
 
     def __call__(self) -> pa.Table:
+        if not self.distinct and self._table is not None:
+            return self._table()
         return points_to_query_table(
             self._read(), self.dimensions, self.types, distinct_dictionaries=self.distinct
         )

@@ -40,6 +40,7 @@ from tsstore.model.schema import RowFilter, TableSchema, null_mask
 from tsstore.model.upsert import plan_upsert, resolve_duplicates
 from tsstore.storage.codec import (
     compact_keys,
+    concat_query_tables,
     points_from_arrow,
     points_to_arrow,
     points_to_query_table,
@@ -670,6 +671,7 @@ class Table:
                     dims,
                     types,
                     distinct_dictionaries,
+                    table=functools.partial(plan.table, dims, magnetic=False),
                 )
             )
         return parts
@@ -741,11 +743,11 @@ class Table:
         reads given the same state agree with each other whatever was written in between.
         """
         plan = self._read_plan(time_range, where, measures, as_of, filters, state)
-        table = points_to_query_table(
-            plan.points(ordered=False),
-            self._dims(dimensions),
-            dict(plan.types),
-            distinct_dictionaries=distinct_dictionaries,
+        dims = self._dims(dimensions)
+        table = (
+            plan.table(dims)
+            if not distinct_dictionaries
+            else points_to_query_table(plan.points(ordered=False), dims, dict(plan.types))
         )
         return table.replace_schema_metadata(
             {
@@ -1256,3 +1258,34 @@ class _ReadPlan:
             stats["bytes_memory"] = stats.get("bytes_memory", 0) + mem.nbytes
             parts.append(mem)
         return _join_tiers(parts, self.view, dict(self.types))
+
+    def table(self, dimensions: list[str], *, magnetic: bool = True) -> pa.Table:
+        """The plan's rows (of both tiers, or of the memory tier) as the query engine's Arrow
+        table, one dictionary entry per series (``Table.scan(distinct_dictionaries=False)``).
+        The memory tier's rows are slices of its runs where it can (no copy: see
+        :meth:`MemoryView.read_table`)."""
+        types = dict(self.types)
+        tables = []
+        if magnetic:
+            mag = self.points(memory=False)
+            if len(mag):
+                tables.append(
+                    points_to_query_table(mag, dimensions, types, distinct_dictionaries=False)
+                )
+        if self.view is not None:
+            w = self.snap.watermark
+            mem, rows, nbytes = self.view.read_table(
+                dimensions=dimensions,
+                types=types,
+                time_range=(w if self.start is None else max(self.start, w), self.end),
+                series=self.series,
+                filters=self.filters,
+            )
+            self.rows_read["memory"] += rows
+            self.read_stats["bytes_memory"] = self.read_stats.get("bytes_memory", 0) + nbytes
+            if mem is not None:
+                tables.append(mem)
+        if not tables:
+            empty = Points.empty(self.view.keys if self.view is not None else None, types)
+            return points_to_query_table(empty, dimensions, types, distinct_dictionaries=False)
+        return concat_query_tables(tables)
