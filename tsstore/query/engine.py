@@ -53,8 +53,9 @@ from tsstore.query.distributed import (
 )
 from tsstore.query.latest import newest_only
 from tsstore.query.planner import Stages, split
+from tsstore.query.serieskey import use_series_keys
 from tsstore.query.timelimit import TRUNC_NS, TimeLimit, ranges, time_limit
-from tsstore.query.translate import integer_divisions, to_duckdb_sql
+from tsstore.query.translate import duckdb_sql, integer_divisions, to_duckdb, to_duckdb_sql
 from tsstore.storage.parts import ArrowPart, MagneticPart, ScanPart
 
 if TYPE_CHECKING:
@@ -79,6 +80,8 @@ class ScanPlan:
     filters: tuple[RowFilter, ...] = ()  # measure comparisons the tiers apply early
     #: Read only each series' newest time (``Table.latest_times``; :mod:`.latest`).
     newest: bool = False
+    #: Add the series key column (``Table.scan(series_key=True)``; :mod:`.serieskey`).
+    series_key: bool = False
     #: The table's state to read (None: the latest).
     state: TableState | None = field(default=None, repr=False, compare=False)
 
@@ -102,7 +105,8 @@ class ScanPlan:
         rows = "".join(f", {f.measure} {f.op} {f.value}" for f in self.filters)
         if self.newest:
             return f"scan {self.table} as {self.alias}: {rng}{flt}, newest time per series"
-        return f"scan {self.table} as {self.alias}: {rng}{flt}{rows}, {meas}"
+        key = ", series key" if self.series_key else ""
+        return f"scan {self.table} as {self.alias}: {rng}{flt}{rows}, {meas}{key}"
 
     def read(self, table: Table, as_of: object | None) -> pa.Table:
         """This scan of ``table`` (its rows, or each series' newest time)."""
@@ -113,7 +117,7 @@ class ScanPlan:
                 dimensions=self.dimensions,
                 state=self.state,
             )
-        return table.scan(self.time_range, **self.read_args(as_of))
+        return table.scan(self.time_range, series_key=self.series_key, **self.read_args(as_of))
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +375,7 @@ class QueryEngine:
             return f"metadata: {stmt}"
         stats = QueryStats()
         ast, scans, resolved, now, derived = self._plan(stmt.ast, params, stats)
+        kernel_sql, keyed = _kernel_sql(ast, scans, resolved, now, copy=True)
         lines = []
         extra = {}
         for d in derived:
@@ -382,13 +387,13 @@ class QueryEngine:
             lines.append(f"  kernel (DuckDB): {d.sql}")
             empties = {s.alias: _empty_scan(resolved[s.alias], s) for s in d.scans}
             extra[d.name] = _kernel(d.sql, empties, list(resolved.values()))
-        for scan in scans:
+        for scan in keyed:
             lines.append(scan.describe())
             lines.append("  " + _pruning(resolved[scan.alias], scan))
         limit = _time_limit(ast, scans, resolved)
         if limit is not None:
             lines.append(limit.describe())
-        lines.append(f"kernel (DuckDB): {to_duckdb_sql(ast, now=now, name_columns=True)}")
+        lines.append(f"kernel (DuckDB): {kernel_sql}")
         stages, sql, _, _ = self._split(ast, scans, resolved, now, extra)
         lines.append(f"distributed plan ({stages.reason}):")
         lines += [f"  {stage} (DuckDB): {text}" for stage, text in sql.items()]
@@ -625,7 +630,7 @@ class QueryEngine:
         keep = key is not None and not _uses_now(ast) and not any(_uses_now(d.ast) for d in derived)
         limit = _time_limit(ast, scans, resolved)  # before the translation changes the tree
         # the same now() as the pruning; the bound tree is ours (a copy): translated in place
-        sql = to_duckdb_sql(ast, now=now, name_columns=True, copy=False)
+        sql, scans = _kernel_sql(ast, scans, resolved, now, copy=False)
         if keep:
             prepared = _Prepared(scans, resolved, sql, limit, tuple(derived))
             with self._plans_lock:
@@ -969,6 +974,28 @@ def _split_derived(
         sql = to_duckdb_sql(query, now=now, name_columns=True)
         derived.append(_Derived(name, d.alias, query, sql, own, d.keys))
     return ast, derived
+
+
+def _kernel_sql(
+    ast: exp.Expression,
+    scans: list[ScanPlan],
+    resolved: dict[str, Table],
+    now: pd.Timestamp,
+    *,
+    copy: bool,
+) -> tuple[str, list[ScanPlan]]:
+    """The single-stage plan's kernel SQL, grouping and partitioning by series keys where it
+    can (:mod:`tsstore.query.serieskey`), and the scans, those that must carry the key marked.
+    ``copy=False`` consumes ``ast``."""
+    tree = to_duckdb(ast, now=now, name_columns=True, copy=copy)
+    dims = {}
+    for scan in scans:
+        all_dims = list(resolved[scan.alias].schema.dimensions)
+        if not scan.newest and (scan.dimensions is None or set(all_dims) <= set(scan.dimensions)):
+            dims[scan.alias] = all_dims
+    keyed = use_series_keys(tree, dims)
+    sql = duckdb_sql(tree)
+    return sql, [dataclasses.replace(s, series_key=True) if s.alias in keyed else s for s in scans]
 
 
 def _time_limit(

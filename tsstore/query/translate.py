@@ -82,6 +82,7 @@ __all__ = [
     "TIME_SERIES_AGGREGATES",
     "TIME_SERIES_FUNCTIONS",
     "TRANSLATED_FUNCTIONS",
+    "duckdb_sql",
     "integer_divisions",
     "joda_to_strftime",
     "to_duckdb",
@@ -1130,8 +1131,19 @@ def to_duckdb_sql(
     tsstore.errors.QueryError
         As :func:`to_duckdb`, and for constructs sqlglot cannot express in DuckDB's SQL.
     """
-    tree = to_duckdb(ast, now=now, name_columns=name_columns, copy=copy)
-    try:  # ``tree`` is a copy of ours or was given up (copy=False): no second copy
+    # ``tree`` is a copy of ours or was given up (copy=False): no second copy
+    return duckdb_sql(to_duckdb(ast, now=now, name_columns=name_columns, copy=copy))
+
+
+def duckdb_sql(tree: exp.Expression) -> str:
+    """The SQL of a DuckDB tree (from :func:`to_duckdb`), generated in place.
+
+    Raises
+    ------
+    tsstore.errors.QueryError
+        For constructs sqlglot cannot express in DuckDB's SQL.
+    """
+    try:
         return tree.sql(dialect="duckdb", copy=False, unsupported_level=ErrorLevel.RAISE)
     except UnsupportedError as e:
         raise QueryError(f"this query cannot run in tsstore's SQL engine: {e}") from e

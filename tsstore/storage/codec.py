@@ -13,12 +13,19 @@ from tsstore.model.points import MEASURE_NAME, Points, keys_frame
 from tsstore.model.schema import MeasureType, empty_column, has_null, null_mask
 
 __all__ = [
+    "SERIES_KEY",
     "compact_keys",
     "narrow_int",
     "points_from_arrow",
     "points_to_arrow",
     "points_to_query_table",
+    "series_key_ids",
 ]
+
+#: The query table's column of series keys (``points_to_query_table(series_key=...)``): an
+#: int32 per row, equal for rows of equal dimension values. The SQL kernel groups and
+#: partitions by it instead of by the dimensions' strings (:mod:`tsstore.query.serieskey`).
+SERIES_KEY = "__tsstore_series"
 
 
 def compact_keys(p: Points) -> Points:
@@ -113,24 +120,25 @@ def _key_column(
     """A dictionary-encoded string column of a key (None = null).
 
     With ``distinct`` the dictionary holds distinct values (pandas' Categorical needs that):
-    the series ids are mapped to codes of the distinct values, one gather over the rows. Else
-    the dictionary holds one entry per series and ``series`` (the Arrow series ids, shared by
-    every key column) serves as the indices as they are: no work per row, for consumers that
-    read values (the SQL kernel).
+    the series ids are mapped to codes of the distinct values, one gather over the rows; a
+    missing value is a null index. Else the dictionary holds one entry per series, null where
+    the series has no value, and ``series`` (the Arrow series ids, shared by every key column)
+    serves as the indices as they are: no work per row, for consumers that read values (the
+    SQL kernel: DuckDB reads a null dictionary entry as NULL). Such a column's ``null_count``
+    is 0 whatever it holds, and pandas cannot convert it.
     """
     absent = np.equal(values, None)
     if absent.all():
         return pa.nulls(len(series_np), pa.dictionary(pa.int32(), pa.string()))
-    if distinct:
-        codes, uniques = pd.factorize(np.where(absent, "", values).astype(object))
-        dictionary = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
-        if len(uniques) == len(values) and np.array_equal(codes, np.arange(len(values))):
-            indices = series
-        else:
-            indices = pa.array(codes.astype(np.int32)[series_np], type=pa.int32())
-    else:
-        dictionary = pa.array(np.where(absent, "", values).astype(object), type=pa.string())
+    if not distinct:
+        dictionary = pa.array(values, type=pa.string(), from_pandas=True)  # None -> null
+        return pa.DictionaryArray.from_arrays(series, dictionary, safe=False)
+    codes, uniques = pd.factorize(np.where(absent, "", values).astype(object))
+    dictionary = pa.array(np.asarray(uniques, dtype=object), type=pa.string())
+    if len(uniques) == len(values) and np.array_equal(codes, np.arange(len(values))):
         indices = series
+    else:
+        indices = pa.array(codes.astype(np.int32)[series_np], type=pa.int32())
     if absent.any():
         indices = pa.array(
             indices.to_numpy(zero_copy_only=False), type=pa.int32(), mask=absent[series_np]
@@ -153,12 +161,43 @@ def _measure_column(values: np.ndarray, mtype: MeasureType, nonnull: bool = Fals
     return pa.array(values, mask=mask_or_none)
 
 
+def series_key_ids(
+    frames: Sequence[pd.DataFrame | None], dimensions: Sequence[str]
+) -> list[np.ndarray]:
+    """Per key frame (``Points.keys``; None: no rows), each series' id of its values of
+    ``dimensions``, numbered across all ``frames`` at once: two series get the same id exactly
+    when they have the same value (or both none) of every one of ``dimensions``, whatever
+    their ``measure_name`` and whichever frame holds them. Ids are ``0 .. distinct - 1``."""
+    ids: dict[tuple[Any, ...], int] = {}
+    out = []
+    for frame in frames:
+        if frame is None or not len(frame):
+            out.append(np.zeros(0 if frame is None else len(frame), dtype=np.int32))
+            continue
+        cols = []
+        for d in dimensions:
+            col = (
+                frame[d].to_numpy(dtype=object)
+                if d in frame.columns
+                else np.full(len(frame), None, dtype=object)
+            )
+            if (missing := pd.isna(col)).any():  # None or NaN: one missing value
+                col = np.where(missing, None, col)
+            cols.append(col)
+        # a dictionary over the tuples: series are few (thousands), and the ids must agree
+        # across the frames of one scan
+        keys = zip(*cols, strict=True) if cols else ((),) * len(frame)
+        out.append(np.fromiter((ids.setdefault(k, len(ids)) for k in keys), np.int32, len(frame)))
+    return out
+
+
 def points_to_query_table(
     p: Points,
     dimensions: list[str],
     measures: dict[str, MeasureType],
     *,
     distinct_dictionaries: bool = True,
+    series_key: np.ndarray | None = None,
 ) -> pa.Table:
     """Rows as the query engine sees a table: dimensions (dictionary-encoded strings),
     ``measure_name``, ``time`` (timestamp[ns, UTC]) and measures with real nulls.
@@ -166,6 +205,8 @@ def points_to_query_table(
     Every dimension and measure of ``dimensions``/``measures`` is a column, all-null where the
     rows have none, so that every query sees the table's whole schema. Key dictionaries hold
     distinct values unless ``distinct_dictionaries`` is false (see :func:`_key_column`).
+    ``series_key`` (each series' id from :func:`series_key_ids`) adds the :data:`SERIES_KEY`
+    column, last.
     """
     n = len(p)
     cols: dict[str, pa.Array] = {}
@@ -183,6 +224,8 @@ def points_to_query_table(
             cols[name] = _measure_column(p.columns[name], mtype, name in p.nonnull)
         else:
             cols[name] = _measure_column(empty_column(mtype, n), mtype)
+    if series_key is not None:
+        cols[SERIES_KEY] = pa.array(series_key[p.series], type=pa.int32())
     return pa.table(cols)
 
 

@@ -268,6 +268,7 @@ class MemoryView:
         time_range: tuple[int | None, int | None] = (None, None),
         series: np.ndarray | None = None,
         filters: Sequence[RowFilter] = (),
+        series_key: np.ndarray | None = None,
     ) -> tuple[pa.Table | None, int, int]:
         """:meth:`read`'s rows (in no order) as the query engine's Arrow table (see
         :func:`~tsstore.storage.codec.points_to_query_table`, one dictionary entry per series),
@@ -277,6 +278,8 @@ class MemoryView:
         Where a run's selected rows are whole series' time ranges of non-null numbers (no
         replaced rows, no row filter), the table is slices of the run's own arrays, one
         record batch per slice: nothing is copied. Other runs' rows are gathered.
+        ``series_key``: each of :attr:`keys`' series' id, for the table's ``SERIES_KEY``
+        column (see :func:`~tsstore.storage.codec.series_key_ids`).
         """
         batches: list[pa.RecordBatch] = []
         gathered: list[Points] = []
@@ -301,6 +304,7 @@ class MemoryView:
                     dimensions,
                     types,
                     distinct_dictionaries=False,
+                    series_key=series_key,
                 )
                 batch = whole.combine_chunks().to_batches()[0]
                 width = 12 + sum(c.itemsize for c in cols.values())
@@ -315,7 +319,11 @@ class MemoryView:
         tables = [pa.Table.from_batches(batches)] if batches else []
         if gathered:
             q = Points.concat(gathered, keys=self.keys, pooled=True)
-            tables.append(points_to_query_table(q, dimensions, types, distinct_dictionaries=False))
+            tables.append(
+                points_to_query_table(
+                    q, dimensions, types, distinct_dictionaries=False, series_key=series_key
+                )
+            )
         if not tables:
             return None, 0, 0
         return concat_query_tables(tables), rows, nbytes

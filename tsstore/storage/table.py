@@ -44,6 +44,7 @@ from tsstore.storage.codec import (
     points_from_arrow,
     points_to_arrow,
     points_to_query_table,
+    series_key_ids,
 )
 from tsstore.storage.magnetic import MagneticSnapshot, MagneticTier
 from tsstore.storage.memory import MemoryTier, MemoryView
@@ -718,6 +719,7 @@ class Table:
         distinct_dictionaries: bool = True,
         filters: Sequence[RowFilter] = (),
         state: TableState | None = None,
+        series_key: bool = False,
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
         engine's input; :meth:`read` is the sorted, pandas form). The schema metadata
@@ -741,14 +743,19 @@ class Table:
 
         ``state`` (from :meth:`state`) reads that state of the table instead of the latest:
         reads given the same state agree with each other whatever was written in between.
+
+        ``series_key`` adds an int32 column ``__tsstore_series`` (``codec.SERIES_KEY``), last:
+        equal for rows with equal values of ``dimensions`` (none equal to none), different
+        otherwise. The SQL kernel groups and partitions by it (:mod:`tsstore.query.serieskey`).
         """
         plan = self._read_plan(time_range, where, measures, as_of, filters, state)
         dims = self._dims(dimensions)
-        table = (
-            plan.table(dims)
-            if not distinct_dictionaries
-            else points_to_query_table(plan.points(ordered=False), dims, dict(plan.types))
-        )
+        if not distinct_dictionaries:
+            table = plan.table(dims, series_key=series_key)
+        else:
+            pts = plan.points(ordered=False)
+            key = series_key_ids([pts.keys], dims)[0] if series_key else None
+            table = points_to_query_table(pts, dims, dict(plan.types), series_key=key)
         return table.replace_schema_metadata(
             {
                 **{f"tsstore.rows_{tier}": str(n) for tier, n in plan.rows_read.items()},
@@ -1259,19 +1266,31 @@ class _ReadPlan:
             parts.append(mem)
         return _join_tiers(parts, self.view, dict(self.types))
 
-    def table(self, dimensions: list[str], *, magnetic: bool = True) -> pa.Table:
+    def table(
+        self, dimensions: list[str], *, magnetic: bool = True, series_key: bool = False
+    ) -> pa.Table:
         """The plan's rows (of both tiers, or of the memory tier) as the query engine's Arrow
         table, one dictionary entry per series (``Table.scan(distinct_dictionaries=False)``).
         The memory tier's rows are slices of its runs where it can (no copy: see
-        :meth:`MemoryView.read_table`)."""
+        :meth:`MemoryView.read_table`). ``series_key`` adds the ``SERIES_KEY`` column, its
+        ids numbered across both tiers (:func:`~tsstore.storage.codec.series_key_ids`)."""
         types = dict(self.types)
+        mag = self.points(memory=False) if magnetic else None
+        if mag is not None and not len(mag):
+            mag = None
+        mem_keys = self.view.keys if self.view is not None else None
+        key_mag = key_mem = None
+        if series_key:
+            key_mag, key_mem = series_key_ids(
+                [None if mag is None else mag.keys, mem_keys], dimensions
+            )
         tables = []
-        if magnetic:
-            mag = self.points(memory=False)
-            if len(mag):
-                tables.append(
-                    points_to_query_table(mag, dimensions, types, distinct_dictionaries=False)
+        if mag is not None:
+            tables.append(
+                points_to_query_table(
+                    mag, dimensions, types, distinct_dictionaries=False, series_key=key_mag
                 )
+            )
         if self.view is not None:
             w = self.snap.watermark
             mem, rows, nbytes = self.view.read_table(
@@ -1280,12 +1299,19 @@ class _ReadPlan:
                 time_range=(w if self.start is None else max(self.start, w), self.end),
                 series=self.series,
                 filters=self.filters,
+                series_key=key_mem,
             )
             self.rows_read["memory"] += rows
             self.read_stats["bytes_memory"] = self.read_stats.get("bytes_memory", 0) + nbytes
             if mem is not None:
                 tables.append(mem)
         if not tables:
-            empty = Points.empty(self.view.keys if self.view is not None else None, types)
-            return points_to_query_table(empty, dimensions, types, distinct_dictionaries=False)
+            empty = Points.empty(mem_keys, types)
+            return points_to_query_table(
+                empty,
+                dimensions,
+                types,
+                distinct_dictionaries=False,
+                series_key=np.zeros(len(empty.keys), np.int32) if series_key else None,
+            )
         return concat_query_tables(tables)
