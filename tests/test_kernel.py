@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -54,3 +55,19 @@ def test_small_inputs_run_on_the_single_threaded_connection():
     for con in (kernel.connection(), kernel.connection(single_threaded=True)):
         assert con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0] == "UTC"
     assert kernel.connection(single_threaded=True) is kernel.connection(single_threaded=True)
+
+
+def test_long_batches_are_cut_without_copying():
+    """DuckDB's threads share a statement by record batch: a long one is cut first."""
+    n = kernel.BATCH_ROWS * 2 + 10
+    x = np.arange(n, dtype=np.float64)
+    table = pa.table({"x": x})
+    cut = kernel._batched(table)
+    assert [b.num_rows for b in cut.to_batches()] == [kernel.BATCH_ROWS] * 2 + [10]
+    assert (
+        cut.column("x").chunk(1).buffers()[1].address
+        == table.column("x").chunk(0).buffers()[1].address
+    )
+    assert kernel._batched(cut) is cut
+    out = kernel.run("SELECT sum(x) AS s, count(*) AS n FROM t", {"t": table})
+    assert out.to_pylist() == [{"s": float(x.sum()), "n": n}]

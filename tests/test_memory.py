@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tsstore.model.points import MEASURE_NAME, Points, keys_frame
-from tsstore.model.schema import INT64_NULL, MeasureType
+from tsstore.model.schema import INT64_NULL, MeasureType, RowFilter
 from tsstore.model.upsert import CONFLICT_REASON, plan_upsert, resolve_duplicates
 from tsstore.storage.memory import MemoryTier
 from tsstore.testing import ReferenceTable, assert_points_equal, point_rows, points
@@ -454,3 +455,34 @@ def test_read_table_slices_the_runs_without_copying():
     got, rows, _ = view.read_table(dimensions=["d"], types=types, time_range=(100, 102))
     assert rows == 6 and got.column("x").num_chunks == 1
     assert got.column("x").to_pylist() == [50.0, 50.5] * 3
+
+
+def test_read_table_slices_runs_with_nulls_and_leaves_loose_filters_to_the_query():
+    """Nulls get a validity bitmap over the run's own values; a row filter most rows pass is
+    left to the query (the rows that fail come too: a superset), one that few pass gathers."""
+    tier = MemoryTier()
+    n = 100_000
+    keys = keys_frame({"d": ["a", "b"], MEASURE_NAME: "m"})
+    series = np.repeat(np.arange(2, dtype=np.int32), n)
+    time = np.tile(np.arange(n, dtype=np.int64), 2)
+    x = (time % 10).astype(np.float64)
+    x[::7] = np.nan  # null
+    write(tier, Points(keys, series, time, {"x": x}, {"x": MeasureType.DOUBLE}))
+    view = tier.view()
+    (run,) = view.runs
+    types = {"x": MeasureType.DOUBLE}
+    got, rows, _ = view.read_table(
+        dimensions=["d"], types=types, filters=[RowFilter("x", ">", 2.0)]
+    )
+    assert rows == 2 * n
+    chunk = got.column("x").chunk(0)
+    assert chunk.buffers()[1].address + chunk.offset * 8 == run.points.columns["x"].ctypes.data
+    want = pd.Series(run.points.columns["x"])
+    assert got.column("x").to_pandas().equals(want)  # NaN where null, in the run's order
+    assert got.column("x").null_count == int(np.isnan(x).sum())
+    got, rows, _ = view.read_table(
+        dimensions=["d"], types=types, filters=[RowFilter("x", ">", 8.0)]
+    )
+    values = np.asarray(got.column("x").to_pylist())
+    assert rows == len(values) and (values == 9.0).all()
+    assert rows == int((x == 9.0).sum())

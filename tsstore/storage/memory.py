@@ -41,7 +41,11 @@ import xarray as xr
 from tsstore.model import arrays
 from tsstore.model.points import MEASURE_NAME, Points
 from tsstore.model.schema import MeasureType, RowFilter, has_null
-from tsstore.storage.codec import concat_query_tables, points_to_query_table
+from tsstore.storage.codec import (
+    concat_query_tables,
+    kernel_dictionaries,
+    points_to_query_table,
+)
 
 __all__ = ["MemoryTier", "MemoryView", "SeriesRegistry"]
 
@@ -275,19 +279,24 @@ class MemoryView:
         with the rows and bytes read; None when no row matches. ``types`` are the measure
         columns (the table's: those no run holds are null).
 
-        Where a run's selected rows are whole series' time ranges of non-null numbers (no
-        replaced rows, no row filter), the table is slices of the run's own arrays, one
-        record batch per slice: nothing is copied. Other runs' rows are gathered.
+        Where a run's selected rows are whole series' time ranges of numbers (no replaced
+        rows), the table is slices of the run's own arrays, one record batch per slice: nothing
+        is copied (nulls get a validity bitmap). Row ``filters`` that most of the run's rows
+        pass are left to the query, which applies them again: the rows that fail are fewer
+        than what a gather of the others would cost. Other runs' rows are gathered.
         ``series_key``: each of :attr:`keys`' series' id, for the table's ``SERIES_KEY``
         column (see :func:`~tsstore.storage.codec.series_key_ids`).
         """
         batches: list[pa.RecordBatch] = []
         gathered: list[Points] = []
         rows = nbytes = 0
+        dictionaries = kernel_dictionaries(self.keys)  # once for every run's table
         start, end = time_range
         for run in self._runs_in(time_range):
             p = run.points
-            zero_copy = not filters and run.alive is None and _numbers(run, types)
+            zero_copy = (
+                run.alive is None and _numbers(run, types) and _most_pass(run, filters, types)
+            )
             found = (
                 _row_slices(
                     p, series, start if start is not None and run.tmin < start else None, end, run
@@ -305,6 +314,7 @@ class MemoryView:
                     types,
                     distinct_dictionaries=False,
                     series_key=series_key,
+                    dictionaries=dictionaries,
                 )
                 batch = whole.combine_chunks().to_batches()[0]
                 width = 12 + sum(c.itemsize for c in cols.values())
@@ -321,7 +331,12 @@ class MemoryView:
             q = Points.concat(gathered, keys=self.keys, pooled=True)
             tables.append(
                 points_to_query_table(
-                    q, dimensions, types, distinct_dictionaries=False, series_key=series_key
+                    q,
+                    dimensions,
+                    types,
+                    distinct_dictionaries=False,
+                    series_key=series_key,
+                    dictionaries=dictionaries,
                 )
             )
         if not tables:
@@ -749,10 +764,25 @@ def _row_slices(
 
 
 def _numbers(run: _Run, types: dict[str, MeasureType]) -> bool:
-    """Whether the run has every column of ``types``, numbers without nulls: Arrow arrays
-    over them are its own arrays, no copy."""
-    nonnull = run.nonnull()
-    return all(t in _ZERO_COPY and m in nonnull for m, t in types.items())
+    """Whether the run has every column of ``types``, numbers: Arrow arrays over them are
+    its own arrays, no copy."""
+    columns = run.points.columns
+    return all(t in _ZERO_COPY and m in columns for m, t in types.items())
+
+
+def _most_pass(run: _Run, filters: Sequence[RowFilter], types: dict[str, MeasureType]) -> bool:
+    """Whether at least half of the run's rows pass every filter (true without filters)."""
+    if not filters:
+        return True
+    columns = run.points.columns
+    mask = None
+    for f in filters:
+        col = columns.get(f.measure)
+        if col is None or f.measure not in types:
+            return False  # never written here: no row passes
+        m = f.mask(col, types[f.measure])
+        mask = m if mask is None else mask & m
+    return mask is not None and 2 * int(np.count_nonzero(mask)) >= len(mask)
 
 
 #: What one more record batch costs DuckDB, in bytes of rows gathered in the same time. Here,
