@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlglot import exp
 
 import tsstore
 from tsstore.query.derived import derived_joins
 from tsstore.query.dialect import parse_statement
-from tsstore.query.latest import newest_only
+from tsstore.query.latest import newest_only, newest_rows_only
 from tsstore.simulate import factory_fleet
 from tsstore.testing import assert_results_equal, duckdb_reference
 
@@ -215,3 +216,55 @@ def test_a_derived_table_with_no_rows_leaves_nothing_to_join(client):
     )
     assert client.query(sql)["n"].tolist() == [0]
     assert client.last_query_stats.rows_scanned == 0
+
+
+# ------------------------------------------------------------- each series' newest rows only
+LATEST = (
+    "SELECT device_id, time, temperature FROM (SELECT device_id, time, temperature, "
+    "row_number() OVER (PARTITION BY device_id, factory ORDER BY time DESC) AS rn "
+    "FROM machine_metrics{where}) WHERE rn = 1"
+)
+
+
+@pytest.mark.parametrize(
+    ("sql", "want"),
+    [
+        (LATEST.format(where=""), "rn"),
+        (LATEST.format(where=" WHERE factory = 'f-01' AND time > ago(3h)"), "rn"),
+        (LATEST.format(where="").replace("device_id, factory ORDER", "factory ORDER"), "rn"),
+        (LATEST.format(where="").replace("PARTITION BY device_id, factory ", ""), "rn"),
+        (LATEST.format(where="").replace("WHERE rn = 1", "WHERE 1 = rn AND temperature > 3"), "rn"),
+        (LATEST.format(where=" WHERE temperature > 3"), None),  # a measure's condition
+        (LATEST.format(where=" WHERE time < ago(1h)"), None),  # an upper bound
+        (LATEST.format(where="").replace("WHERE rn = 1", "WHERE rn <= 2"), None),
+        (LATEST.format(where="").replace("WHERE rn = 1", ""), None),
+        (LATEST.format(where="").replace("ORDER BY time DESC", "ORDER BY time"), None),
+        (LATEST.format(where="").replace("time DESC", "temperature DESC"), None),
+        (LATEST.format(where="").replace("row_number()", "rank()"), None),
+        (LATEST.format(where="").replace("device_id, factory ORDER", "pressure ORDER"), None),
+    ],
+)
+def test_newest_rows_queries_are_recognised(sql, want):
+    ast = _ast(sql)
+    inner = [s for s in ast.find_all(exp.Select) if s.find(exp.Window) is not None][-1]
+    assert newest_rows_only(inner, KEYS) == want
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["", " WHERE device_id <> 'm-0002'", " WHERE factory = 'f-1' AND time > ago(2h)"],
+)
+def test_newest_rows_read_from_the_series_newest_times(client, fleet, where):
+    """The scan starts at the earliest newest time of the series the WHERE keeps: m-0002
+    (quiet for 5 h, in the magnetic tier) holds it back unless the WHERE drops it."""
+    sql = LATEST.format(where=where)
+    got = client.query(sql)
+    assert_results_equal(got, duckdb_reference({"machine_metrics": fleet}, sql, NOW), ordered=False)
+    assert len(got) == (8 if not where else 7 if "m-0002" in where else 2)
+    scanned = client.last_query_stats.rows_scanned
+    if where:
+        assert scanned <= 4 * 8  # the last rows of each device (ties of the jittered clock)
+    else:
+        quiet = fleet[fleet.device_id == "m-0002"].time.max()
+        assert scanned == int((fleet.time >= quiet).sum())
+    assert "from the series' newest times on" in client.explain(sql)

@@ -51,7 +51,7 @@ from tsstore.query.distributed import (
     active_client,
     table_bytes,
 )
-from tsstore.query.latest import newest_only
+from tsstore.query.latest import newest_only, newest_rows_only
 from tsstore.query.planner import Stages, split
 from tsstore.query.serieskey import use_series_keys
 from tsstore.query.timelimit import TRUNC_NS, TimeLimit, ranges, time_limit
@@ -82,6 +82,10 @@ class ScanPlan:
     newest: bool = False
     #: Add the series key column (``Table.scan(series_key=True)``; :mod:`.serieskey`).
     series_key: bool = False
+    #: The query keeps each partition's newest row only (:func:`.latest.newest_rows_only`):
+    #: read from the earliest newest time of the series its WHERE keeps. This SQL finds that
+    #: time over ``Table.latest_times`` (registered under ``alias``); None: read the range.
+    from_newest: str | None = None
     #: The table's state to read (None: the latest).
     state: TableState | None = field(default=None, repr=False, compare=False)
 
@@ -106,7 +110,8 @@ class ScanPlan:
         if self.newest:
             return f"scan {self.table} as {self.alias}: {rng}{flt}, newest time per series"
         key = ", series key" if self.series_key else ""
-        return f"scan {self.table} as {self.alias}: {rng}{flt}{rows}, {meas}{key}"
+        since = ", from the series' newest times on" if self.from_newest else ""
+        return f"scan {self.table} as {self.alias}: {rng}{flt}{rows}, {meas}{key}{since}"
 
     def read(self, table: Table, as_of: object | None) -> pa.Table:
         """This scan of ``table`` (its rows, or each series' newest time)."""
@@ -117,6 +122,18 @@ class ScanPlan:
                 dimensions=self.dimensions,
                 state=self.state,
             )
+        if self.from_newest and as_of is None:
+            # one state for the floor and the scan: a series written in between cannot
+            # have its newest point below the floor
+            state = self.state if self.state is not None else table.state()
+            newest = table.latest_times(self.time_range, where=self.where or None, state=state)
+            (floor,) = kernel.run(self.from_newest, {self.alias: newest}).column(0).to_pylist()
+            lo, hi = self.time_range
+            if floor is not None:
+                floor = pd.Timestamp(floor).tz_convert("UTC")
+                lo = floor if lo is None else max(lo, floor)
+            narrowed = dataclasses.replace(self, time_range=(lo, hi), state=state, from_newest=None)
+            return narrowed.read(table, as_of)
         return table.scan(self.time_range, series_key=self.series_key, **self.read_args(as_of))
 
 
@@ -458,9 +475,29 @@ class QueryEngine:
                 measures = _referenced(named[key[0]], list(table.schema.measures))
                 used_dims = _referenced(named[key[0]], list(table.schema.dimensions))
                 alias_name = f"__tsstore_{len(scans)}"
-                newest = simple and newest_only(select, {*table.schema.dimensions, MEASURE_NAME})
+                keys = {*table.schema.dimensions, MEASURE_NAME}
+                newest = simple and newest_only(select, keys)
+                from_newest = None
+                if simple and not newest and newest_rows_only(select, keys) is not None:
+                    floor = exp.select(exp.Min(this=exp.column("time"))).from_(
+                        exp.Table(
+                            this=exp.to_identifier(alias_name),
+                            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
+                        )
+                    )
+                    if where is not None:
+                        floor = floor.where(where.this.copy())
+                    from_newest = to_duckdb_sql(floor, now=now)
                 scan = ScanPlan(
-                    table.full_name, alias_name, rng, dims, measures, used_dims, filters, newest
+                    table.full_name,
+                    alias_name,
+                    rng,
+                    dims,
+                    measures,
+                    used_dims,
+                    filters,
+                    newest,
+                    from_newest=from_newest,
                 )
                 scans.append(scan)
                 tables[alias_name] = table

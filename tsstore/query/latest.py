@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-__all__ = ["newest_only"]
+__all__ = ["newest_only", "newest_rows_only"]
 
 _LOWER = {exp.GT: "lower", exp.GTE: "lower", exp.LT: "upper", exp.LTE: "upper"}
 
@@ -82,3 +82,79 @@ def _allowed(cond: exp.Expression, keys: set[str]) -> bool:
         side = "lower" if side == "upper" else "upper"
         left = right
     return side == "lower" and left is columns[0]
+
+
+def newest_rows_only(select: exp.Expression, keys: set[str]) -> str | None:
+    """The alias of ``select``'s ``row_number()`` when the query keeps only each partition's
+    newest row of its one table, and reads nothing older than its series' newest times.
+
+    That is TSBS iot's ``last-loc`` and every "latest value per device" query::
+
+        SELECT ... FROM (SELECT ..., row_number() OVER (PARTITION BY <keys> ORDER BY time DESC)
+                         AS rn FROM t WHERE <keys and lower time bounds>) WHERE rn = 1
+
+    ``select`` is the inner SELECT: one table, no join, grouping, aggregate or DISTINCT, one
+    window, ``row_number()`` partitioned by series keys (``keys``: dimensions and
+    ``measure_name``; none at all is allowed) and ordered by ``time DESC`` alone, and a WHERE
+    of conditions on keys and lower bounds on ``time`` (as :func:`newest_only`). The query
+    around it must keep only ``rn = 1`` (a conjunct of its WHERE). Each partition is then a
+    union of whole series, so its newest row is at or after the newest time of every one of
+    them, and at or after the earliest of all series' newest times: a scan from that time on
+    (``Table.newest_floor``) holds every row the query keeps, ranked as a whole scan ranks it.
+    """
+    if not isinstance(select, exp.Select) or select.args.get("joins"):
+        return None
+    if any(select.args.get(k) for k in ("group", "having", "distinct", "qualify", "windows")):
+        return None
+    windows = list(select.find_all(exp.Window))
+    if len(windows) != 1 or select.find(exp.Subquery) is not None:
+        return None
+    (window,) = windows
+    alias = window.parent
+    if not isinstance(alias, exp.Alias) or alias.parent is not select:
+        return None
+    if not isinstance(window.this, exp.RowNumber) or window.args.get("spec") is not None:
+        return None
+    parts = window.args.get("partition_by") or []
+    if not all(isinstance(p, exp.Column) and p.name in keys for p in parts):
+        return None
+    order = window.args.get("order")
+    ordered = order.expressions if order is not None else []
+    if (
+        len(ordered) != 1
+        or not ordered[0].args.get("desc")
+        or not isinstance(ordered[0].this, exp.Column)
+        or ordered[0].this.name != "time"
+    ):
+        return None
+    if any(
+        a.find_ancestor(exp.Window) is None for a in select.find_all(exp.AggFunc)
+    ):  # an aggregate outside the window
+        return None
+    where = select.args.get("where")
+    if where is not None and not all(_allowed(c, keys) for c in _conjuncts(where.this)):
+        return None
+    sub = select.parent
+    if not isinstance(sub, exp.Subquery) or not isinstance(sub.parent, exp.From):
+        return None
+    outer = sub.parent.parent
+    if not isinstance(outer, exp.Select) or outer.args.get("joins"):
+        return None
+    name = alias.alias
+    outer_where = outer.args.get("where")
+    if outer_where is None:
+        return None
+    for c in _conjuncts(outer_where.this):
+        if isinstance(c, exp.EQ):
+            col, one = (c.this, c.expression)
+            if isinstance(one, exp.Column):
+                col, one = one, col
+            if (
+                isinstance(col, exp.Column)
+                and col.name == name
+                and isinstance(one, exp.Literal)
+                and not one.is_string
+                and one.name == "1"
+            ):
+                return name
+    return None

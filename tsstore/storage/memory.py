@@ -290,13 +290,12 @@ class MemoryView:
         batches: list[pa.RecordBatch] = []
         gathered: list[Points] = []
         rows = nbytes = 0
-        dictionaries = kernel_dictionaries(self.keys)  # once for every run's table
+        # once for every run's table
+        dictionaries = kernel_dictionaries(self.keys, [*dimensions, MEASURE_NAME])
         start, end = time_range
         for run in self._runs_in(time_range):
             p = run.points
-            zero_copy = (
-                run.alive is None and _numbers(run, types) and _most_pass(run, filters, types)
-            )
+            zero_copy = run.alive is None and _numbers(run, types)
             found = (
                 _row_slices(
                     p, series, start if start is not None and run.tmin < start else None, end, run
@@ -307,7 +306,7 @@ class MemoryView:
             slices = [(0, len(p))] if found is None else found
             cols = {m: p.columns[m] for m in types if m in p.columns}
             pays = isinstance(slices, list) and self._slices_pay(slices, cols)
-            if zero_copy and pays:
+            if zero_copy and pays and _most_pass(p, slices, filters, types):
                 whole = points_to_query_table(
                     Points(self.keys, p.series, p.time, cols, types, nonnull=run.nonnull()),
                     dimensions,
@@ -770,19 +769,34 @@ def _numbers(run: _Run, types: dict[str, MeasureType]) -> bool:
     return all(t in _ZERO_COPY and m in columns for m, t in types.items())
 
 
-def _most_pass(run: _Run, filters: Sequence[RowFilter], types: dict[str, MeasureType]) -> bool:
-    """Whether at least half of the run's rows pass every filter (true without filters)."""
+def _most_pass(
+    p: Points,
+    slices: list[tuple[int, int]],
+    filters: Sequence[RowFilter],
+    types: dict[str, MeasureType],
+) -> bool:
+    """Whether at least half of the rows of ``slices`` pass every filter (true without
+    filters). The cost grows with the rows selected, not with the run."""
     if not filters:
         return True
-    columns = run.points.columns
-    mask = None
-    for f in filters:
-        col = columns.get(f.measure)
-        if col is None or f.measure not in types:
-            return False  # never written here: no row passes
-        m = f.mask(col, types[f.measure])
-        mask = m if mask is None else mask & m
-    return mask is not None and 2 * int(np.count_nonzero(mask)) >= len(mask)
+    selected = sum(b - a for a, b in slices)
+    if not selected or any(f.measure not in p.columns or f.measure not in types for f in filters):
+        return False  # a measure never written here: no row passes
+    if 2 * selected >= len(p):  # one mask over the run, counted per slice
+        mask = np.ones(len(p), dtype=bool)
+        for f in filters:
+            mask &= f.mask(p.columns[f.measure], types[f.measure])
+        counts = np.concatenate([[0], np.cumsum(mask)])
+        bounds = np.asarray(slices)
+        passing = int((counts[bounds[:, 1]] - counts[bounds[:, 0]]).sum())
+    else:
+        passing = 0
+        for a, b in slices:
+            mask = np.ones(b - a, dtype=bool)
+            for f in filters:
+                mask &= f.mask(p.columns[f.measure][a:b], types[f.measure])
+            passing += int(np.count_nonzero(mask))
+    return 2 * passing >= selected
 
 
 #: What one more record batch costs DuckDB, in bytes of rows gathered in the same time. Here,

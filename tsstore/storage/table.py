@@ -800,6 +800,27 @@ class Table:
             .rename_columns([*keys, "time"])
         )
 
+    def newest_floor(
+        self,
+        time_range: tuple[object, object] | None = None,
+        *,
+        where: Mapping[str, Sequence[str] | str] | None = None,
+        state: TableState | None = None,
+    ) -> pd.Timestamp | None:
+        """The earliest of the series' newest times in ``time_range``: each series' newest
+        point is at or after it. None when no series has points there. From metadata where it
+        can be (as :meth:`latest_times`); ``state`` pins the state read, so that a scan of the
+        same state from this time on holds every series' newest point."""
+        plan = self._read_plan(time_range, where, [], None, (), state)
+        newest = self._newest(plan)
+        if newest is None:  # metadata cannot tell: the times
+            newest = plan.points(ordered=False)
+        if not len(newest):
+            return None
+        # a series in both tiers has a row in each: its newest is the larger
+        floor = pd.Series(newest.time).groupby(newest.series, sort=False).max().min()
+        return pd.Timestamp(int(floor), tz="UTC")
+
     def _newest(self, plan: _ReadPlan) -> Points | None:
         """Each series' newest time in ``plan``'s range from both tiers' metadata (a row per
         tier part and series), or None where metadata cannot tell."""
