@@ -261,10 +261,32 @@ def test_newest_rows_read_from_the_series_newest_times(client, fleet, where):
     got = client.query(sql)
     assert_results_equal(got, duckdb_reference({"machine_metrics": fleet}, sql, NOW), ordered=False)
     assert len(got) == (8 if not where else 7 if "m-0002" in where else 2)
-    scanned = client.last_query_stats.rows_scanned
-    if where:
-        assert scanned <= 4 * 8  # the last rows of each device (ties of the jittered clock)
-    else:
-        quiet = fleet[fleet.device_id == "m-0002"].time.max()
-        assert scanned == int((fleet.time >= quiet).sum())
+    # the memory tier gives each device's newest row alone
+    assert client.last_query_stats.rows_scanned == len(got)
     assert "from the series' newest times on" in client.explain(sql)
+
+
+def test_newest_rows_of_a_series_only_in_the_magnetic_tier(tmp_path, fleet):
+    """A device that went quiet before the watermark: the magnetic tier is read from its
+    newest time on (the earliest of all), the memory tier gives one row per device."""
+    quiet = fleet.device_id == "m-0003"
+    data = fleet[~quiet | (fleet.time < NOW - pd.Timedelta("7h"))]
+    with tsstore.connect(tmp_path, clock=lambda: NOW, database=DB, lifecycle_interval=None) as c:
+        t = c.create_database(DB).create_table("machine_metrics", memory_retention="2h")
+        t.write(data, dimensions=["device_id", "factory"])
+        c.run_lifecycle()
+        sql = LATEST.format(where="")
+        got = c.query(sql)
+        want = duckdb_reference({"machine_metrics": data}, sql, NOW)
+        assert_results_equal(got, want, ordered=False)
+        assert len(got) == 8
+        stats = c.last_query_stats
+        floor = data[data.device_id == "m-0003"].time.max()
+        magnetic = int(((data.time >= floor) & (data.time < NOW - pd.Timedelta("2h"))).sum())
+        assert stats.rows_scanned_magnetic <= magnetic + 8
+        # m-0002 (quiet for 5 h) and m-0003 are in the magnetic tier only
+        assert (
+            stats.rows_scanned_memory
+            == data[data.time >= NOW - pd.Timedelta("2h")].device_id.nunique()
+            == 6
+        )

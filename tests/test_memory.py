@@ -486,3 +486,28 @@ def test_read_table_slices_runs_with_nulls_and_leaves_loose_filters_to_the_query
     values = np.asarray(got.column("x").to_pylist())
     assert rows == len(values) and (values == 9.0).all()
     assert rows == int((x == 9.0).sum())
+
+
+def test_read_table_newest_rows_are_each_series_last_row():
+    """``newest_rows``: one row per series, its newest in the range, across runs; where the
+    runs' last rows cannot tell (a run reaching the range's end), every row in range."""
+    tier = MemoryTier()
+    keys = keys_frame({"d": ["a", "b", "c"], MEASURE_NAME: "m"})
+    types = {"x": MeasureType.DOUBLE}
+    t = np.arange(10, dtype=np.int64)
+    series = np.repeat(np.arange(2, dtype=np.int32), 10)
+    write(tier, Points(keys, series, np.tile(t, 2), {"x": np.tile(t * 1.0, 2)}, types))
+    later = np.arange(10, 15, dtype=np.int64)
+    write(tier, Points(keys, np.zeros(5, np.int32), later, {"x": later * 1.0}, types))
+    view = tier.view()
+
+    def newest(**kw):
+        got, rows, _ = view.read_table(dimensions=["d"], types=types, newest_rows=True, **kw)
+        out = sorted(zip(got.column("d").to_pylist(), got.column("x").to_pylist(), strict=True))
+        assert rows == len(out)
+        return out
+
+    assert newest() == [("a", 14.0), ("b", 9.0)]
+    assert newest(series=np.array([1], dtype=np.int32)) == [("b", 9.0)]
+    assert newest(time_range=(10, None)) == [("a", 14.0)]
+    assert len(newest(time_range=(None, 12))) == 10 + 10 + 2  # cannot tell: all rows

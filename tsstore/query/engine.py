@@ -126,14 +126,24 @@ class ScanPlan:
             # one state for the floor and the scan: a series written in between cannot
             # have its newest point below the floor
             state = self.state if self.state is not None else table.state()
-            newest = table.latest_times(self.time_range, where=self.where or None, state=state)
-            (floor,) = kernel.run(self.from_newest, {self.alias: newest}).column(0).to_pylist()
             lo, hi = self.time_range
+            floor = None
+            # the memory tier gives each series' newest rows itself (newest_rows below); the
+            # magnetic tier, if the range reaches it, is read from the earliest newest time
+            # of the series the WHERE keeps
+            if state.snap.manifest_partitions() and (lo is None or lo.value < state.snap.watermark):
+                newest = table.latest_times(self.time_range, where=self.where or None, state=state)
+                (floor,) = kernel.run(self.from_newest, {self.alias: newest}).column(0).to_pylist()
             if floor is not None:
                 floor = pd.Timestamp(floor).tz_convert("UTC")
                 lo = floor if lo is None else max(lo, floor)
             narrowed = dataclasses.replace(self, time_range=(lo, hi), state=state, from_newest=None)
-            return narrowed.read(table, as_of)
+            return table.scan(
+                narrowed.time_range,
+                series_key=self.series_key,
+                newest_rows=True,
+                **narrowed.read_args(as_of),
+            )
         return table.scan(self.time_range, series_key=self.series_key, **self.read_args(as_of))
 
 

@@ -200,27 +200,30 @@ def series_key_ids(
     ``dimensions``, numbered across all ``frames`` at once: two series get the same id exactly
     when they have the same value (or both none) of every one of ``dimensions``, whatever
     their ``measure_name`` and whichever frame holds them. Ids are ``0 .. distinct - 1``."""
-    ids: dict[tuple[Any, ...], int] = {}
-    out = []
-    for frame in frames:
-        if frame is None or not len(frame):
-            out.append(np.zeros(0 if frame is None else len(frame), dtype=np.int32))
-            continue
-        cols = []
-        for d in dimensions:
-            col = (
-                frame[d].to_numpy(dtype=object)
-                if d in frame.columns
-                else np.full(len(frame), None, dtype=object)
-            )
-            if (missing := pd.isna(col)).any():  # None or NaN: one missing value
-                col = np.where(missing, None, col)
-            cols.append(col)
-        # a dictionary over the tuples: series are few (thousands), and the ids must agree
-        # across the frames of one scan
-        keys = zip(*cols, strict=True) if cols else ((),) * len(frame)
-        out.append(np.fromiter((ids.setdefault(k, len(ids)) for k in keys), np.int32, len(frame)))
-    return out
+    sizes = [0 if f is None else len(f) for f in frames]
+    total = sum(sizes)
+    if not total or not dimensions:
+        return [np.zeros(n, dtype=np.int32) for n in sizes]
+    combined = np.zeros(total, dtype=np.int64)
+    span = 1  # combined < span
+    for d in dimensions:  # mixed-radix codes of the values (a missing value: code 0)
+        values = np.concatenate(
+            [
+                np.full(n, None, dtype=object)
+                if f is None or d not in f.columns
+                else f[d].to_numpy(dtype=object)
+                for f, n in zip(frames, sizes, strict=True)
+            ]
+        )
+        codes, uniques = pd.factorize(values)  # None, NaN: -1
+        base = len(uniques) + 1
+        if span * base >= 2**62:  # renumber before the product could overflow
+            combined, seen = pd.factorize(combined)
+            span = len(seen)
+        combined = combined * base + (codes + 1)
+        span *= base
+    ids = pd.factorize(combined)[0]
+    return list(np.split(ids.astype(np.int32), np.cumsum(sizes)[:-1]))
 
 
 def points_to_query_table(

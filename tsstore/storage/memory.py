@@ -273,6 +273,7 @@ class MemoryView:
         series: np.ndarray | None = None,
         filters: Sequence[RowFilter] = (),
         series_key: np.ndarray | None = None,
+        newest_rows: bool = False,
     ) -> tuple[pa.Table | None, int, int]:
         """:meth:`read`'s rows (in no order) as the query engine's Arrow table (see
         :func:`~tsstore.storage.codec.points_to_query_table`, one dictionary entry per series),
@@ -285,13 +286,30 @@ class MemoryView:
         pass are left to the query, which applies them again: the rows that fail are fewer
         than what a gather of the others would cost. Other runs' rows are gathered.
         ``series_key``: each of :attr:`keys`' series' id, for the table's ``SERIES_KEY``
-        column (see :func:`~tsstore.storage.codec.series_key_ids`).
+        column (see :func:`~tsstore.storage.codec.series_key_ids`). ``newest_rows``: only each
+        series' newest row in ``time_range``, where the runs' last rows tell it (see
+        :meth:`newest`; else every row).
         """
+        dictionaries = kernel_dictionaries(self.keys, [*dimensions, MEASURE_NAME])
+        if newest_rows and (picked := self._newest_rows(time_range, series, types)) is not None:
+            if filters:
+                picked = [q.take(_filtered(q, None, filters, self.types)) for q in picked]
+                picked = [q for q in picked if len(q)]
+            if not picked:
+                return None, 0, 0
+            q = Points.concat(picked, keys=self.keys, pooled=True)
+            table = points_to_query_table(
+                q,
+                dimensions,
+                types,
+                distinct_dictionaries=False,
+                series_key=series_key,
+                dictionaries=dictionaries,
+            )
+            return table, len(q), q.nbytes
         batches: list[pa.RecordBatch] = []
         gathered: list[Points] = []
         rows = nbytes = 0
-        # once for every run's table
-        dictionaries = kernel_dictionaries(self.keys, [*dimensions, MEASURE_NAME])
         start, end = time_range
         for run in self._runs_in(time_range):
             p = run.points
@@ -409,6 +427,39 @@ class MemoryView:
             nonnull=run.nonnull(),
         )
         return (q if idx is None else _take(q, idx)).with_types(types)
+
+    def _newest_rows(
+        self,
+        time_range: tuple[int | None, int | None],
+        series: np.ndarray | None,
+        types: dict[str, MeasureType],
+    ) -> list[Points] | None:
+        """Each series' newest row in ``time_range`` (a part per run holding some), found
+        from the runs' last rows; None where those do not tell (see :meth:`newest`)."""
+        found = self.newest(time_range, series)
+        if found is None:
+            return None
+        top = np.full(len(self.keys), np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(top, found.series, found.time)  # unselected series: never matched
+        parts = []
+        for run in self._runs_in(time_range):
+            if not len(run):
+                continue
+            p = run.points
+            last = run.series_bounds()[1] - 1
+            idx = last[p.time[last] == top[p.series[last]]]
+            if len(idx):
+                q = Points(
+                    self.keys,
+                    p.series,
+                    p.time,
+                    {m: p.columns[m] for m in types if m in p.columns},
+                    types,
+                    p.version,
+                    nonnull=run.nonnull(),
+                )
+                parts.append(_take(q, idx).with_types(types))
+        return parts
 
     def newest(
         self,

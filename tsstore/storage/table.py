@@ -720,6 +720,7 @@ class Table:
         filters: Sequence[RowFilter] = (),
         state: TableState | None = None,
         series_key: bool = False,
+        newest_rows: bool = False,
     ) -> pa.Table:
         """Points across both tiers as an Arrow table, in no particular order (the query
         engine's input; :meth:`read` is the sorted, pandas form). The schema metadata
@@ -747,11 +748,16 @@ class Table:
         ``series_key`` adds an int32 column ``__tsstore_series`` (``codec.SERIES_KEY``), last:
         equal for rows with equal values of ``dimensions`` (none equal to none), different
         otherwise. The SQL kernel groups and partitions by it (:mod:`tsstore.query.serieskey`).
+
+        ``newest_rows`` (with ``distinct_dictionaries=False``) allows leaving out rows older
+        than their series' newest time in ``time_range``: the memory tier then gives each
+        series' newest row only, where its runs' last rows tell it. For a query that keeps
+        each series' (or group of series') newest row alone (:mod:`tsstore.query.latest`).
         """
         plan = self._read_plan(time_range, where, measures, as_of, filters, state)
         dims = self._dims(dimensions)
         if not distinct_dictionaries:
-            table = plan.table(dims, series_key=series_key)
+            table = plan.table(dims, series_key=series_key, newest_rows=newest_rows)
         else:
             pts = plan.points(ordered=False)
             key = series_key_ids([pts.keys], dims)[0] if series_key else None
@@ -1288,13 +1294,20 @@ class _ReadPlan:
         return _join_tiers(parts, self.view, dict(self.types))
 
     def table(
-        self, dimensions: list[str], *, magnetic: bool = True, series_key: bool = False
+        self,
+        dimensions: list[str],
+        *,
+        magnetic: bool = True,
+        series_key: bool = False,
+        newest_rows: bool = False,
     ) -> pa.Table:
         """The plan's rows (of both tiers, or of the memory tier) as the query engine's Arrow
         table, one dictionary entry per series (``Table.scan(distinct_dictionaries=False)``).
         The memory tier's rows are slices of its runs where it can (no copy: see
         :meth:`MemoryView.read_table`). ``series_key`` adds the ``SERIES_KEY`` column, its
-        ids numbered across both tiers (:func:`~tsstore.storage.codec.series_key_ids`)."""
+        ids numbered across both tiers (:func:`~tsstore.storage.codec.series_key_ids`).
+        ``newest_rows``: the memory tier gives each series' newest row only, where its runs
+        tell (``MemoryView.read_table``)."""
         types = dict(self.types)
         mag = self.points(memory=False) if magnetic else None
         if mag is not None and not len(mag):
@@ -1321,6 +1334,7 @@ class _ReadPlan:
                 series=self.series,
                 filters=self.filters,
                 series_key=key_mem,
+                newest_rows=newest_rows,
             )
             self.rows_read["memory"] += rows
             self.read_stats["bytes_memory"] = self.read_stats.get("bytes_memory", 0) + nbytes
