@@ -351,6 +351,33 @@ def test_migration_appends_segments_without_rewriting(url: str) -> None:
     assert tier.snapshot().rows() == len(pts) + len(other)
 
 
+def test_newest_rows_are_each_segments_last_row_of_each_series(url: str) -> None:
+    """``read(newest_rows=True)``: a series' last row of each segment (its newest among
+    them); where the range's end cuts a series, all of its rows in range."""
+    tier = open_tier(url)
+    pts = mixed_points(n_hosts=3, n_times=24, step=HOUR // 2)  # 12 hours, two segments
+    first, second = pts.take(pts.time < T0 + 6 * HOUR), pts.take(pts.time >= T0 + 6 * HOUR)
+    tier.write(first, watermark=T0 + 6 * HOUR, kind="migrate")
+    tier.write(second, watermark=T0 + 12 * HOUR, kind="migrate")
+    snap = tier.snapshot()
+    got = snap.read(newest_rows=True)
+    assert len(got) == 2 * 6  # two segments x six series
+    every = model(snap.read())
+    assert set(model(got)) <= set(every)  # rows as stored, measures and all
+    # each series' rows: its last of each segment, the newest (12 h - 30 min) among them
+    ends = sorted(set(got.time.tolist()))
+    assert ends == [T0 + 6 * HOUR - HOUR // 2, T0 + 12 * HOUR - HOUR // 2]
+    assert np.bincount(got.series).tolist() == [2] * 6
+    # a range ending inside the second segment: its series are read whole up to the end
+    end = T0 + 9 * HOUR
+    cut = snap.read(time_range=(None, end), newest_rows=True)
+    whole = model(snap.read(time_range=(T0 + 6 * HOUR, end)))
+    older = model(snap.read(time_range=(None, T0 + 6 * HOUR), newest_rows=True))
+    assert model(cut) == whole | older
+    later = snap.read(time_range=(T0 + 6 * HOUR, None), newest_rows=True)
+    assert len(later) == 6 and (later.time == T0 + 12 * HOUR - HOUR // 2).all()
+
+
 def test_collision_rewrites_the_partition_with_the_new_rows(url: str) -> None:
     tier = open_tier(url, chunk_points=4)
     pts = mixed_points(n_hosts=3, n_times=10)

@@ -83,9 +83,8 @@ class ScanPlan:
     #: Add the series key column (``Table.scan(series_key=True)``; :mod:`.serieskey`).
     series_key: bool = False
     #: The query keeps each partition's newest row only (:func:`.latest.newest_rows_only`):
-    #: read from the earliest newest time of the series its WHERE keeps. This SQL finds that
-    #: time over ``Table.latest_times`` (registered under ``alias``); None: read the range.
-    from_newest: str | None = None
+    #: read each series' newest rows (``Table.scan(newest_rows=True)``).
+    from_newest: bool = False
     #: The table's state to read (None: the latest).
     state: TableState | None = field(default=None, repr=False, compare=False)
 
@@ -110,7 +109,7 @@ class ScanPlan:
         if self.newest:
             return f"scan {self.table} as {self.alias}: {rng}{flt}, newest time per series"
         key = ", series key" if self.series_key else ""
-        since = ", from the series' newest times on" if self.from_newest else ""
+        since = ", each series' newest rows" if self.from_newest else ""
         return f"scan {self.table} as {self.alias}: {rng}{flt}{rows}, {meas}{key}{since}"
 
     def read(self, table: Table, as_of: object | None) -> pa.Table:
@@ -123,26 +122,13 @@ class ScanPlan:
                 state=self.state,
             )
         if self.from_newest and as_of is None:
-            # one state for the floor and the scan: a series written in between cannot
-            # have its newest point below the floor
-            state = self.state if self.state is not None else table.state()
-            lo, hi = self.time_range
-            floor = None
-            # the memory tier gives each series' newest rows itself (newest_rows below); the
-            # magnetic tier, if the range reaches it, is read from the earliest newest time
-            # of the series the WHERE keeps
-            if state.snap.manifest_partitions() and (lo is None or lo.value < state.snap.watermark):
-                newest = table.latest_times(self.time_range, where=self.where or None, state=state)
-                (floor,) = kernel.run(self.from_newest, {self.alias: newest}).column(0).to_pylist()
-            if floor is not None:
-                floor = pd.Timestamp(floor).tz_convert("UTC")
-                lo = floor if lo is None else max(lo, floor)
-            narrowed = dataclasses.replace(self, time_range=(lo, hi), state=state, from_newest=None)
+            # each series' newest rows (and a few more): the query ranks them as it would
+            # rank every row (see .latest.newest_rows_only)
             return table.scan(
-                narrowed.time_range,
+                self.time_range,
                 series_key=self.series_key,
                 newest_rows=True,
-                **narrowed.read_args(as_of),
+                **self.read_args(as_of),
             )
         return table.scan(self.time_range, series_key=self.series_key, **self.read_args(as_of))
 
@@ -487,17 +473,7 @@ class QueryEngine:
                 alias_name = f"__tsstore_{len(scans)}"
                 keys = {*table.schema.dimensions, MEASURE_NAME}
                 newest = simple and newest_only(select, keys)
-                from_newest = None
-                if simple and not newest and newest_rows_only(select, keys) is not None:
-                    floor = exp.select(exp.Min(this=exp.column("time"))).from_(
-                        exp.Table(
-                            this=exp.to_identifier(alias_name),
-                            alias=exp.TableAlias(this=exp.to_identifier(alias, quoted=True)),
-                        )
-                    )
-                    if where is not None:
-                        floor = floor.where(where.this.copy())
-                    from_newest = to_duckdb_sql(floor, now=now)
+                from_newest = simple and not newest and newest_rows_only(select, keys) is not None
                 scan = ScanPlan(
                     table.full_name,
                     alias_name,

@@ -939,12 +939,14 @@ async def read_segment(
     cache: ChunkCache | None = None,
     cache_prefix: str = "",
     filters: Sequence[RowFilter] = (),
+    newest_rows: bool = False,
 ) -> Points | None:
     """The rows of one segment in ``[start, end)`` matching ``where``, measure columns
     ``measures`` (None: all); None when no row matches. ``cache``: decoded chunks to read
     through (see :class:`ChunkCache`), under keys starting with ``cache_prefix`` (the tier).
     ``filters``: their measures are read first, and the other measures only for the rows
-    that pass.
+    that pass. ``newest_rows``: of each series whose rows the range's end does not cut, its
+    last row alone (a series' newest in the segment; its time is the index's ``tmax``).
 
     Only the chunks that hold the selected series' rows are read: ``time`` first, then the
     measures for the rows left after the time filter.
@@ -957,6 +959,10 @@ async def read_segment(
         cache = ChunkCache(1 << 62)  # this call's chunks only
     chosen = np.flatnonzero(sel)
     firsts, counts = index.offsets[:-1][sel], index.counts[sel]
+    if newest_rows:
+        last = counts > 0 if end is None else index.tmax[sel] < end
+        firsts = np.where(last, firsts + counts - 1, firsts)
+        counts = np.where(last, np.minimum(counts, 1), counts)
     runs = RowRuns.of_ranges(firsts, firsts + counts)
 
     def array(rel: str) -> tuple[AsyncArray, str]:
@@ -966,6 +972,8 @@ async def read_segment(
         *array("time"), runs, cache, {"encoding": "timestamp"}, check_nulls=False
     )
     lo_t, hi_t = index.tmin[sel], index.tmax[sel]
+    if newest_rows:  # a series' last row alone starts at its newest time
+        lo_t = np.where(counts == 1, hi_t, lo_t)
     cut = np.zeros(len(chosen), bool)
     if start is not None:
         cut |= lo_t < start

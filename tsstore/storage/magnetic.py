@@ -597,9 +597,12 @@ class MagneticSnapshot:
         where: dict[str, list[str]] | None = None,
         measures: list[str] | None = None,
         filters: Sequence[RowFilter] = (),
+        newest_rows: bool = False,
     ) -> Points:
         """The points in ``time_range`` whose keys match ``where``, projected on ``measures``,
-        passing every row filter.
+        passing every row filter; with ``newest_rows``, only (a superset of) each series'
+        newest row: each segment's last row of the series (all of the series' rows in range
+        where the range's end cuts them).
 
         Parameters
         ----------
@@ -624,7 +627,9 @@ class MagneticSnapshot:
             else {str(k): ([v] if isinstance(v, str) else list(v)) for k, v in where.items()}
         )
         segments = self._segment_paths(start, end)
-        return self._read_segments(segments, (start, end), where_l, measures, filters)
+        return self._read_segments(
+            segments, (start, end), where_l, measures, filters, newest_rows=newest_rows
+        )
 
     def _segment_paths(self, start: int | None, end: int | None) -> list[str]:
         """The segments that may hold points in ``[start, end)``, oldest partition first."""
@@ -680,6 +685,8 @@ class MagneticSnapshot:
         where: dict[str, list[Any]] | None,
         measures: Sequence[str] | None,
         filters: Sequence[RowFilter] = (),
+        *,
+        newest_rows: bool = False,
     ) -> Points:
         async def read_all() -> list[tuple[SegmentIndex, Points | None]]:
             limit = asyncio.Semaphore(SEGMENT_CONCURRENCY)
@@ -696,6 +703,7 @@ class MagneticSnapshot:
                         CHUNKS,
                         self._where,
                         filters,
+                        newest_rows,
                     )
                     return index, pts
 

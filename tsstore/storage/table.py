@@ -751,8 +751,9 @@ class Table:
 
         ``newest_rows`` (with ``distinct_dictionaries=False``) allows leaving out rows older
         than their series' newest time in ``time_range``: the memory tier then gives each
-        series' newest row only, where its runs' last rows tell it. For a query that keeps
-        each series' (or group of series') newest row alone (:mod:`tsstore.query.latest`).
+        series' newest row only (where its runs' last rows tell it), the magnetic tier each
+        segment's last row of each series. For a query that keeps each series' (or group of
+        series') newest row alone (:mod:`tsstore.query.latest`).
         """
         plan = self._read_plan(time_range, where, measures, as_of, filters, state)
         dims = self._dims(dimensions)
@@ -805,27 +806,6 @@ class Table:
             .aggregate([("time", "max")])
             .rename_columns([*keys, "time"])
         )
-
-    def newest_floor(
-        self,
-        time_range: tuple[object, object] | None = None,
-        *,
-        where: Mapping[str, Sequence[str] | str] | None = None,
-        state: TableState | None = None,
-    ) -> pd.Timestamp | None:
-        """The earliest of the series' newest times in ``time_range``: each series' newest
-        point is at or after it. None when no series has points there. From metadata where it
-        can be (as :meth:`latest_times`); ``state`` pins the state read, so that a scan of the
-        same state from this time on holds every series' newest point."""
-        plan = self._read_plan(time_range, where, [], None, (), state)
-        newest = self._newest(plan)
-        if newest is None:  # metadata cannot tell: the times
-            newest = plan.points(ordered=False)
-        if not len(newest):
-            return None
-        # a series in both tiers has a row in each: its newest is the larger
-        floor = pd.Series(newest.time).groupby(newest.series, sort=False).max().min()
-        return pd.Timestamp(int(floor), tz="UTC")
 
     def _newest(self, plan: _ReadPlan) -> Points | None:
         """Each series' newest time in ``plan``'s range from both tiers' metadata (a row per
@@ -1253,6 +1233,7 @@ class _ReadPlan:
         magnetic: bool = True,
         memory: bool = True,
         ordered: bool = True,
+        newest_rows: bool = False,
     ) -> Points:
         """The rows in ``[lo, hi)`` (within the plan's range) from the chosen tiers; each
         tier's rows ordered by (series, time) unless ``ordered`` is false (queries)."""
@@ -1274,6 +1255,7 @@ class _ReadPlan:
                 where=self.where or None,
                 measures=self.measures,
                 filters=self.filters,
+                newest_rows=newest_rows,
             )
             self.rows_read["magnetic"] += len(mag)
             stats["bytes_magnetic"] = stats.get("bytes_magnetic", 0) + mag.nbytes
@@ -1306,10 +1288,11 @@ class _ReadPlan:
         The memory tier's rows are slices of its runs where it can (no copy: see
         :meth:`MemoryView.read_table`). ``series_key`` adds the ``SERIES_KEY`` column, its
         ids numbered across both tiers (:func:`~tsstore.storage.codec.series_key_ids`).
-        ``newest_rows``: the memory tier gives each series' newest row only, where its runs
-        tell (``MemoryView.read_table``)."""
+        ``newest_rows``: each series' newest rows only, or a few more: the memory tier's
+        where its runs tell (``MemoryView.read_table``), each magnetic segment's last row of
+        each series (``MagneticSnapshot.read``)."""
         types = dict(self.types)
-        mag = self.points(memory=False) if magnetic else None
+        mag = self.points(memory=False, newest_rows=newest_rows) if magnetic else None
         if mag is not None and not len(mag):
             mag = None
         mem_keys = self.view.keys if self.view is not None else None
