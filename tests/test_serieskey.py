@@ -121,6 +121,25 @@ def test_series_key_ids_are_equal_exactly_for_equal_values(rows, cut):
     assert set(ids.tolist()) == set(range(len(set(values))))
 
 
+@pytest.mark.parametrize("values", [3, 40, 5000])
+def test_series_key_ids_of_many_series(values):
+    """Past a few hundred series the ids come from mixed-radix codes (renumbered before they
+    could overflow: 12 columns of up to 5000 values each): still equal exactly for equal
+    values."""
+    rng = np.random.default_rng(values)
+    columns = [f"d{i}" for i in range(12)]
+    frame = pd.DataFrame(
+        {c: rng.integers(0, values, 3000).astype(str).astype(object) for c in columns}
+    )
+    frame.iloc[::7, 3] = None
+    frame = pd.concat([frame, frame.iloc[:500]], ignore_index=True)  # repeated tuples
+    a, b = frame.iloc[:2000], frame.iloc[2000:].reset_index(drop=True)
+    ids = np.concatenate(series_key_ids([a, b], columns))
+    tuples = list(map(tuple, frame.astype(object).where(frame.notna(), None).to_numpy()))
+    assert len(set(zip(tuples, ids.tolist(), strict=True))) == len(set(tuples))
+    assert len(set(ids.tolist())) == len(set(tuples)) and ids.max() == len(set(tuples)) - 1
+
+
 # ------------------------------------------------------------------------------ on a store
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:

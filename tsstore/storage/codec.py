@@ -204,10 +204,8 @@ def series_key_ids(
     total = sum(sizes)
     if not total or not dimensions:
         return [np.zeros(n, dtype=np.int32) for n in sizes]
-    combined = np.zeros(total, dtype=np.int64)
-    span = 1  # combined < span
-    for d in dimensions:  # mixed-radix codes of the values (a missing value: code 0)
-        values = np.concatenate(
+    columns = [
+        np.concatenate(
             [
                 np.full(n, None, dtype=object)
                 if f is None or d not in f.columns
@@ -215,11 +213,21 @@ def series_key_ids(
                 for f, n in zip(frames, sizes, strict=True)
             ]
         )
+        for d in dimensions
+    ]
+    if total <= 256:  # few series: a dictionary of tuples beats pandas' per-call cost
+        seen: dict[tuple[Any, ...], int] = {}
+        tuples = zip(*(np.where(pd.isna(c), None, c) for c in columns), strict=True)
+        ids = np.fromiter((seen.setdefault(t, len(seen)) for t in tuples), np.int32, total)
+        return list(np.split(ids, np.cumsum(sizes)[:-1]))
+    combined = np.zeros(total, dtype=np.int64)
+    span = 1  # combined < span
+    for values in columns:  # mixed-radix codes of the values (a missing value: code 0)
         codes, uniques = pd.factorize(values)  # None, NaN: -1
         base = len(uniques) + 1
         if span * base >= 2**62:  # renumber before the product could overflow
-            combined, seen = pd.factorize(combined)
-            span = len(seen)
+            combined, distinct = pd.factorize(combined)
+            span = len(distinct)
         combined = combined * base + (codes + 1)
         span *= base
     ids = pd.factorize(combined)[0]
@@ -246,6 +254,22 @@ def points_to_query_table(
     building the key dictionaries again when they are not distinct.
     """
     n = len(p)
+    if not distinct_dictionaries and 2 * n < len(p.keys):
+        # fewer rows than series (a newest-rows read, a few devices of thousands): key
+        # dictionaries of the rows' series only, not one entry per series of the table
+        used, inverse = np.unique(p.series, return_inverse=True)
+        p = Points(
+            p.keys.iloc[used].reset_index(drop=True),
+            inverse.astype(np.int32).reshape(-1),
+            p.time,
+            p.columns,
+            p.types,
+            p.version,
+            p.row,
+            p.nonnull,
+        )
+        series_key = None if series_key is None else series_key[used]
+        dictionaries = None
     cols: dict[str, pa.Array] = {}
     indices = pa.array(p.series, type=pa.int32())
     for d in [*dimensions, MEASURE_NAME]:

@@ -290,7 +290,6 @@ class MemoryView:
         series' newest row in ``time_range``, where the runs' last rows tell it (see
         :meth:`newest`; else every row).
         """
-        dictionaries = kernel_dictionaries(self.keys, [*dimensions, MEASURE_NAME])
         if newest_rows and (picked := self._newest_rows(time_range, series, types)) is not None:
             if filters:
                 picked = [q.take(_filtered(q, None, filters, self.types)) for q in picked]
@@ -304,12 +303,12 @@ class MemoryView:
                 types,
                 distinct_dictionaries=False,
                 series_key=series_key,
-                dictionaries=dictionaries,
             )
             return table, len(q), q.nbytes
         batches: list[pa.RecordBatch] = []
         gathered: list[Points] = []
         rows = nbytes = 0
+        dictionaries = kernel_dictionaries(self.keys, [*dimensions, MEASURE_NAME])
         start, end = time_range
         for run in self._runs_in(time_range):
             p = run.points

@@ -1298,9 +1298,18 @@ class _ReadPlan:
         mem_keys = self.view.keys if self.view is not None else None
         key_mag = key_mem = None
         if series_key:
-            key_mag, key_mem = series_key_ids(
-                [None if mag is None else mag.keys, mem_keys], dimensions
+            # the memory tier's selected series only (a read of a few devices of thousands)
+            picked = self.series if mem_keys is not None and self.series is not None else None
+            if picked is not None:
+                picked = picked[picked < len(mem_keys)]
+            mem_frame = mem_keys if picked is None else mem_keys.iloc[picked]
+            key_mag, key_sel = series_key_ids(
+                [None if mag is None else mag.keys, mem_frame], dimensions
             )
+            key_mem = key_sel
+            if picked is not None:  # unselected series never appear in the read
+                key_mem = np.full(len(mem_keys), -1, dtype=np.int32)
+                key_mem[picked] = key_sel
         tables = []
         if mag is not None:
             tables.append(
