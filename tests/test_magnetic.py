@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from tsstore.errors import FormatVersionError, NotFoundError, StorageError, ValidationError
 from tsstore.model.points import Points, keys_frame
-from tsstore.model.schema import INT64_NULL, MeasureType, null_mask
+from tsstore.model.schema import INT64_NULL, MeasureType, RowFilter, null_mask
 from tsstore.storage.encoding import node_name
 from tsstore.storage.magnetic import MagneticTier, PartitionRef, open_storage
 
@@ -376,6 +376,23 @@ def test_newest_rows_are_each_segments_last_row_of_each_series(url: str) -> None
     assert model(cut) == whole | older
     later = snap.read(time_range=(T0 + 6 * HOUR, None), newest_rows=True)
     assert len(later) == 6 and (later.time == T0 + 12 * HOUR - HOUR // 2).all()
+
+
+def test_loose_filters_keep_segments_where_most_rows_pass(url: str) -> None:
+    """``loose_filters``: a filter most of a segment's rows pass is left to the reader (its
+    failing rows come too); one that few pass is applied."""
+    tier = open_tier(url)
+    pts = mixed_points(n_hosts=3, n_times=24, step=HOUR // 2)
+    tier.write(pts)
+    snap = tier.snapshot()
+    d = pts.columns["d"]
+    most, few = RowFilter("d", ">", float(np.nanquantile(d, 0.2))), RowFilter("d", ">", 1e9)
+    exact = snap.read(filters=[most])
+    loose = snap.read(filters=[most], loose_filters=True)
+    assert len(exact) < len(loose) == len(pts)
+    kept = loose.take(most.mask(loose.columns["d"], MeasureType.DOUBLE))
+    assert model(kept) == model(exact)
+    assert len(snap.read(filters=[few], loose_filters=True)) == 0
 
 
 def test_collision_rewrites_the_partition_with_the_new_rows(url: str) -> None:

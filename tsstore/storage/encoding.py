@@ -940,6 +940,7 @@ async def read_segment(
     cache_prefix: str = "",
     filters: Sequence[RowFilter] = (),
     newest_rows: bool = False,
+    loose_filters: bool = False,
 ) -> Points | None:
     """The rows of one segment in ``[start, end)`` matching ``where``, measure columns
     ``measures`` (None: all); None when no row matches. ``cache``: decoded chunks to read
@@ -947,6 +948,8 @@ async def read_segment(
     ``filters``: their measures are read first, and the other measures only for the rows
     that pass. ``newest_rows``: of each series whose rows the range's end does not cut, its
     last row alone (a series' newest in the segment; its time is the index's ``tmax``).
+    ``loose_filters``: a filter at least half of the rows pass is not applied (for a reader
+    that applies it again: the query engine), sparing the gather of the other columns.
 
     Only the chunks that hold the selected series' rows are read: ``time`` first, then the
     measures for the rows left after the time filter.
@@ -1019,6 +1022,8 @@ async def read_segment(
         values = read[f.measure] if f.measure in read else await read_measure(f.measure, runs)
         keep = f.mask(values, index.measures[f.measure][1])
         read[f.measure] = values
+        if loose_filters and 2 * int(np.count_nonzero(keep)) >= len(keep):
+            continue  # most rows pass: the query filters them again, a gather would cost more
         if not keep.all():
             runs = RowRuns.of_rows(runs.rows()[keep])
             time, local = time[keep], local[keep]

@@ -598,11 +598,14 @@ class MagneticSnapshot:
         measures: list[str] | None = None,
         filters: Sequence[RowFilter] = (),
         newest_rows: bool = False,
+        loose_filters: bool = False,
     ) -> Points:
         """The points in ``time_range`` whose keys match ``where``, projected on ``measures``,
         passing every row filter; with ``newest_rows``, only (a superset of) each series'
         newest row: each segment's last row of the series (all of the series' rows in range
-        where the range's end cuts them).
+        where the range's end cuts them). ``loose_filters``: a segment where most rows pass a
+        filter keeps those that fail too (see :func:`~tsstore.storage.encoding.read_segment`;
+        for readers that apply the filters again).
 
         Parameters
         ----------
@@ -628,7 +631,13 @@ class MagneticSnapshot:
         )
         segments = self._segment_paths(start, end)
         return self._read_segments(
-            segments, (start, end), where_l, measures, filters, newest_rows=newest_rows
+            segments,
+            (start, end),
+            where_l,
+            measures,
+            filters,
+            newest_rows=newest_rows,
+            loose_filters=loose_filters,
         )
 
     def _segment_paths(self, start: int | None, end: int | None) -> list[str]:
@@ -687,6 +696,7 @@ class MagneticSnapshot:
         filters: Sequence[RowFilter] = (),
         *,
         newest_rows: bool = False,
+        loose_filters: bool = False,
     ) -> Points:
         async def read_all() -> list[tuple[SegmentIndex, Points | None]]:
             limit = asyncio.Semaphore(SEGMENT_CONCURRENCY)
@@ -704,6 +714,7 @@ class MagneticSnapshot:
                         self._where,
                         filters,
                         newest_rows,
+                        loose_filters,
                     )
                     return index, pts
 

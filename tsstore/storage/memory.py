@@ -826,27 +826,28 @@ def _most_pass(
     types: dict[str, MeasureType],
 ) -> bool:
     """Whether at least half of the rows of ``slices`` pass every filter (true without
-    filters). The cost grows with the rows selected, not with the run."""
+    filters), judged on a sample of about 4096 evenly spaced rows: a mask over 8.64M rows
+    would cost as much as the gather it decides about."""
     if not filters:
         return True
     selected = sum(b - a for a, b in slices)
     if not selected or any(f.measure not in p.columns or f.measure not in types for f in filters):
         return False  # a measure never written here: no row passes
-    if 2 * selected >= len(p):  # one mask over the run, counted per slice
-        mask = np.ones(len(p), dtype=bool)
+    step = max(1, selected // _SAMPLE_ROWS)
+    passing = sampled = 0
+    for a, b in slices:
+        mask = None
         for f in filters:
-            mask &= f.mask(p.columns[f.measure], types[f.measure])
-        counts = np.concatenate([[0], np.cumsum(mask)])
-        bounds = np.asarray(slices)
-        passing = int((counts[bounds[:, 1]] - counts[bounds[:, 0]]).sum())
-    else:
-        passing = 0
-        for a, b in slices:
-            mask = np.ones(b - a, dtype=bool)
-            for f in filters:
-                mask &= f.mask(p.columns[f.measure][a:b], types[f.measure])
+            m = f.mask(p.columns[f.measure][a:b:step], types[f.measure])
+            mask = m if mask is None else mask & m
+        if mask is not None:
             passing += int(np.count_nonzero(mask))
-    return 2 * passing >= selected
+            sampled += len(mask)
+    return 2 * passing >= sampled
+
+
+#: Rows :func:`_most_pass` looks at.
+_SAMPLE_ROWS = 4096
 
 
 #: What one more record batch costs DuckDB, in bytes of rows gathered in the same time. Here,

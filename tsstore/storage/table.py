@@ -740,7 +740,9 @@ class Table:
 
         ``filters`` (:class:`~tsstore.model.schema.RowFilter`, ``measure <op> number``) drop
         rows early: each tier reads the filter's measure first and the other columns only for
-        the rows that pass. Nulls never pass.
+        the rows that pass. Nulls never pass. Where most of a memory run's or a magnetic
+        segment's selected rows pass, the rows that fail may stay (a superset: the query
+        engine applies its WHERE again, and that costs less than gathering the others).
 
         ``state`` (from :meth:`state`) reads that state of the table instead of the latest:
         reads given the same state agree with each other whatever was written in between.
@@ -1256,6 +1258,7 @@ class _ReadPlan:
                 measures=self.measures,
                 filters=self.filters,
                 newest_rows=newest_rows,
+                loose_filters=True,  # only the query engine's scans have filters
             )
             self.rows_read["magnetic"] += len(mag)
             stats["bytes_magnetic"] = stats.get("bytes_magnetic", 0) + mag.nbytes
