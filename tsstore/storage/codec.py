@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -258,15 +259,10 @@ def points_to_query_table(
         # fewer rows than series (a newest-rows read, a few devices of thousands): key
         # dictionaries of the rows' series only, not one entry per series of the table
         used, inverse = np.unique(p.series, return_inverse=True)
-        p = Points(
-            p.keys.iloc[used].reset_index(drop=True),
-            inverse.astype(np.int32).reshape(-1),
-            p.time,
-            p.columns,
-            p.types,
-            p.version,
-            p.row,
-            p.nonnull,
+        p = dataclasses.replace(
+            p,
+            keys=p.keys.iloc[used].reset_index(drop=True),
+            series=inverse.astype(np.int32).reshape(-1),
         )
         series_key = None if series_key is None else series_key[used]
         dictionaries = None

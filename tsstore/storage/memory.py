@@ -416,6 +416,13 @@ class MemoryView:
             idx = _filtered(p, idx, filters, self.types)
             if not len(idx):
                 return None
+        return self._run_rows(run, idx, types)
+
+    def _run_rows(
+        self, run: _Run, idx: np.ndarray | slice | None, types: dict[str, MeasureType]
+    ) -> Points:
+        """Rows ``idx`` of a run (None: all), with the measures of ``types``."""
+        p = run.points
         q = Points(
             self.keys,
             p.series,
@@ -448,16 +455,7 @@ class MemoryView:
             last = run.series_bounds()[1] - 1
             idx = last[p.time[last] == top[p.series[last]]]
             if len(idx):
-                q = Points(
-                    self.keys,
-                    p.series,
-                    p.time,
-                    {m: p.columns[m] for m in types if m in p.columns},
-                    types,
-                    p.version,
-                    nonnull=run.nonnull(),
-                )
-                parts.append(_take(q, idx).with_types(types))
+                parts.append(self._run_rows(run, idx, types))
         return parts
 
     def newest(
