@@ -403,3 +403,19 @@ def test_skab_evaluate_whole_files(skab_files):
 
     m = skab_evaluate(predict, skab_files)
     assert m.f1 >= 0.74 and m.far <= 0.08, m  # measured 0.763, FAR 5.9%, MAR 31.6%
+
+
+def test_a_detector_without_its_statistic_cannot_be_built():
+    """The hooks are abstract: a subclass that leaves one out fails at construction, not
+    later in the middle of scoring."""
+    from tsstore.anomaly.base import Detector
+    from tsstore.anomaly.multivariate import _MultivariateDetector
+
+    class NoStatistic(_MultivariateDetector):
+        def _fit_model(self, Z):
+            self.fitted_ = True
+
+    with pytest.raises(TypeError, match="_statistic"):
+        NoStatistic()
+    with pytest.raises(TypeError, match="score_samples"):
+        Detector()

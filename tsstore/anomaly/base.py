@@ -14,6 +14,7 @@ thresholds.threshold_for_budget` / :func:`~tsstore.anomaly.thresholds.threshold_
 
 from __future__ import annotations
 
+from abc import ABCMeta, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -87,11 +88,11 @@ def as_frame(X: Any, what: str = "X") -> pd.DataFrame:
     return df.astype(np.float64, copy=False)
 
 
-class Detector(BaseEstimator):  # type: ignore[misc]
+class Detector(BaseEstimator, metaclass=ABCMeta):  # type: ignore[misc]
     """Base class of tsstore's detectors: anomaly scores in [0, 1], ``predict`` by threshold.
 
-    Subclasses implement ``fit`` and ``score_samples``; ``threshold`` is a parameter of every
-    detector (default 0.5).
+    Subclasses implement ``fit`` and ``score_samples`` (an abstract method: a subclass without
+    it cannot be instantiated); ``threshold`` is a parameter of every detector (default 0.5).
     """
 
     threshold: float
@@ -107,9 +108,9 @@ class Detector(BaseEstimator):  # type: ignore[misc]
         """The score at or above which ``predict`` reports an anomaly."""
         return float(self.threshold)
 
-    def score_samples(self, X: Any) -> np.ndarray:  # pragma: no cover - abstract
+    @abstractmethod
+    def score_samples(self, X: Any) -> np.ndarray:
         """Anomaly score in [0, 1] per row (NaN where the detector cannot score yet)."""
-        raise NotImplementedError
 
     def predict(self, X: Any) -> np.ndarray:
         """1 for rows whose score reaches ``threshold_``, 0 otherwise (NaN scores are 0)."""

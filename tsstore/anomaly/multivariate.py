@@ -39,6 +39,7 @@ recorded there.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -215,12 +216,13 @@ class _MultivariateDetector(Detector):
 
     # -- the statistic -------------------------------------------------------------------------
 
-    def _fit_model(self, Z: np.ndarray) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def _fit_model(self, Z: np.ndarray) -> None:
+        """Fit the model on standardised feature rows ``Z`` (rows without NaN)."""
 
-    def _statistic(self, Z: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+    @abstractmethod
+    def _statistic(self, Z: np.ndarray) -> np.ndarray:
         """Deviation in units of the control limit (1.0 at the limit), rows without NaN."""
-        raise NotImplementedError
 
     def _rowwise(self, Z: np.ndarray) -> np.ndarray:
         out = np.full(Z.shape[0], np.nan)
