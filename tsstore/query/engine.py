@@ -473,7 +473,7 @@ class QueryEngine:
                 alias_name = f"__tsstore_{len(scans)}"
                 keys = {*table.schema.dimensions, MEASURE_NAME}
                 newest = simple and newest_only(select, keys)
-                from_newest = simple and not newest and newest_rows_only(select, keys) is not None
+                from_newest = simple and not newest and newest_rows_only(select, keys)
                 scan = ScanPlan(
                     table.full_name,
                     alias_name,

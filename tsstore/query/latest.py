@@ -84,9 +84,9 @@ def _allowed(cond: exp.Expression, keys: set[str]) -> bool:
     return side == "lower" and left is columns[0]
 
 
-def newest_rows_only(select: exp.Expression, keys: set[str]) -> str | None:
-    """The alias of ``select``'s ``row_number()`` when the query keeps only each partition's
-    newest row of its one table, and reads nothing older than its series' newest times.
+def newest_rows_only(select: exp.Expression, keys: set[str]) -> bool:
+    """True when the query around ``select`` keeps only each partition's newest row of its
+    one table, so that the scan may read each series' newest rows alone.
 
     That is TSBS iot's ``last-loc`` and every "latest value per device" query::
 
@@ -99,25 +99,25 @@ def newest_rows_only(select: exp.Expression, keys: set[str]) -> str | None:
     of conditions on keys and lower bounds on ``time`` (as :func:`newest_only`). The query
     around it must keep only ``rn = 1`` (a conjunct of its WHERE). Each partition is then a
     union of whole series, so its newest row is at or after the newest time of every one of
-    them, and at or after the earliest of all series' newest times: a scan from that time on
-    (``Table.newest_floor``) holds every row the query keeps, ranked as a whole scan ranks it.
+    them: a scan of each series' newest rows (``Table.scan(newest_rows=True)``) holds every
+    row the query keeps, ranked as a whole scan ranks it.
     """
     if not isinstance(select, exp.Select) or select.args.get("joins"):
-        return None
+        return False
     if any(select.args.get(k) for k in ("group", "having", "distinct", "qualify", "windows")):
-        return None
+        return False
     windows = list(select.find_all(exp.Window))
     if len(windows) != 1 or select.find(exp.Subquery) is not None:
-        return None
+        return False
     (window,) = windows
     alias = window.parent
     if not isinstance(alias, exp.Alias) or alias.parent is not select:
-        return None
+        return False
     if not isinstance(window.this, exp.RowNumber) or window.args.get("spec") is not None:
-        return None
+        return False
     parts = window.args.get("partition_by") or []
     if not all(isinstance(p, exp.Column) and p.name in keys for p in parts):
-        return None
+        return False
     order = window.args.get("order")
     ordered = order.expressions if order is not None else []
     if (
@@ -126,24 +126,24 @@ def newest_rows_only(select: exp.Expression, keys: set[str]) -> str | None:
         or not isinstance(ordered[0].this, exp.Column)
         or ordered[0].this.name != "time"
     ):
-        return None
+        return False
     if any(
         a.find_ancestor(exp.Window) is None for a in select.find_all(exp.AggFunc)
     ):  # an aggregate outside the window
-        return None
+        return False
     where = select.args.get("where")
     if where is not None and not all(_allowed(c, keys) for c in _conjuncts(where.this)):
-        return None
+        return False
     sub = select.parent
     if not isinstance(sub, exp.Subquery) or not isinstance(sub.parent, exp.From):
-        return None
+        return False
     outer = sub.parent.parent
     if not isinstance(outer, exp.Select) or outer.args.get("joins"):
-        return None
+        return False
     name = alias.alias
     outer_where = outer.args.get("where")
     if outer_where is None:
-        return None
+        return False
     for c in _conjuncts(outer_where.this):
         if isinstance(c, exp.EQ):
             col, one = (c.this, c.expression)
@@ -156,5 +156,5 @@ def newest_rows_only(select: exp.Expression, keys: set[str]) -> str | None:
                 and not one.is_string
                 and one.name == "1"
             ):
-                return name
-    return None
+                return True
+    return False
